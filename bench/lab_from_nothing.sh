@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Times the lab from nothing (no images, no build cache, no lab) to site.yml done, then again
+# with everything cached (lab destroyed, images and build cache kept). Run by hand:
+#   bench/lab_from_nothing.sh            both runs
+#   bench/lab_from_nothing.sh --cached   only the cached run
+# It destroys the lab and, for the first run, the lab's images and build cache.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+source lab/config.sh
+
+timed_up() {
+  local start end
+  start=$(date +%s)
+  ./dev up >"$LAB_CACHE/../bench-$1.log" 2>&1 || { echo "./dev up failed: see .cache/bench-$1.log" >&2; exit 1; }
+  end=$(date +%s)
+  echo $(( end - start ))
+}
+
+mkdir -p "$LAB_CACHE"
+./dev lab destroy >/dev/null 2>&1 || true
+if [ "${1:-}" != "--cached" ]; then
+  docker images --format '{{.Repository}}:{{.Tag}}' | grep -E '^(corral/|'"$LAB_REGISTRY"'/corral/)' | xargs -r docker rmi -f >/dev/null
+  docker builder prune -af >/dev/null 2>&1 || true
+  rm -rf "$LAB_CACHE/cassandra"
+  cold=$(timed_up cold)
+  ./dev lab destroy >/dev/null
+fi
+warm=$(timed_up cached)
+[ -n "${cold:-}" ] && printf 'lab from nothing to site.yml done: %s s (no images, no build cache)\n' "$cold"
+printf 'same with images and build cache:  %s s\n' "$warm"
+[ -n "${cold:-}" ] && awk -v w="$warm" -v c="$cold" 'BEGIN { printf "cached / from nothing:              %.2f\n", w / c }'
+exit 0

@@ -1,0 +1,22 @@
+# Shared settings of the lab: sourced by the lab scripts.
+# shellcheck shell=bash
+LAB_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+LAB_CACHE="${LAB_CACHE:-$LAB_ROOT/.cache/lab}"
+LAB_NETWORK="corral-lab"
+LAB_SUBNET="172.30.42.0/24"
+LAB_GATEWAY="172.30.42.1"
+LAB_REGISTRY="$LAB_GATEWAY:5000"
+LAB_LABEL="io.corral.lab=true"
+# Inventory name, then address on the lab bridge.
+LAB_HOSTS=(
+  "lab-manager 172.30.42.10"
+  "lab-host1 172.30.42.11"
+  "lab-host2 172.30.42.12"
+  "lab-host3 172.30.42.13"
+)
+LAB_HOST_IMAGE="corral/lab-host:bookworm"
+LAB_BUSYBOX_IMAGE="corral/busybox:stable"
+LAB_SSH_USER="corral"
+
+log() { printf '\033[1m[lab]\033[0m %s\n' "$*" >&2; }
+die() { printf '[lab] ERROR: %s\n' "$*" >&2; exit 1; }

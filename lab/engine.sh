@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs and starts the Docker engine of this machine (the one that runs the lab hosts).
+# PID 1 is not systemd on these machines, so dockerd is started in the background here.
+set -euo pipefail
+source "$(dirname "$0")/config.sh"
+
+if ! command -v dockerd >/dev/null 2>&1; then
+  log "installing the Docker engine (docker.io) and the lab's tools"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >/dev/null
+fi
+if ! command -v debootstrap >/dev/null || ! command -v docker-registry >/dev/null || [ ! -x /bin/busybox ]; then
+  log "installing debootstrap, docker-registry, busybox-static"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap docker-registry busybox-static >/dev/null
+fi
+
+# The engine pushes lab images to the lab registry over plain HTTP on the lab bridge.
+python3 - "$LAB_REGISTRY" <<'PY'
+import json, os, sys
+path = "/etc/docker/daemon.json"
+conf = json.load(open(path)) if os.path.exists(path) else {}
+regs = conf.setdefault("insecure-registries", [])
+if sys.argv[1] not in regs:
+    regs.append(sys.argv[1])
+    os.makedirs("/etc/docker", exist_ok=True)
+    json.dump(conf, open(path, "w"), indent=2)
+    print("changed")
+PY
+
+if docker info >/dev/null 2>&1; then
+  if ! docker info --format '{{json .RegistryConfig.IndexConfigs}}' | grep -q "$LAB_REGISTRY"; then
+    die "the running Docker engine does not trust the lab registry $LAB_REGISTRY; restart it so that /etc/docker/daemon.json takes effect"
+  fi
+  exit 0
+fi
+if pgrep -x dockerd >/dev/null; then
+  die "dockerd runs but does not answer; look at $LAB_CACHE/dockerd.log"
+fi
+mkdir -p "$LAB_CACHE"
+log "starting dockerd (log: $LAB_CACHE/dockerd.log)"
+if pidof systemd >/dev/null 2>&1 && [ "$(cat /proc/1/comm)" = systemd ]; then
+  systemctl enable --now docker
+else
+  setsid dockerd >"$LAB_CACHE/dockerd.log" 2>&1 < /dev/null &
+fi
+for _ in $(seq 60); do docker info >/dev/null 2>&1 && exit 0; sleep 1; done
+die "dockerd did not start within 60 s; see $LAB_CACHE/dockerd.log"

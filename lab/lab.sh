@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# The lab: four hosts (containers running systemd) on this machine, a bridge between them and
+# a registry that serves the images built here. One command each: create, stop, start, destroy.
+set -euo pipefail
+LAB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+source "$LAB_DIR/config.sh"
+
+usage() {
+  cat <<USAGE
+usage: lab/lab.sh COMMAND
+  create    install/start this machine's engine, build and push the images, start the hosts
+  images    build the images (cached) and push them to the lab registry
+  stop      stop the hosts and the registry (everything is kept)
+  start     start them again
+  destroy   remove every host, volume, network and registry file the lab created
+  status    show the lab's hosts
+USAGE
+}
+
+host_container() { echo "corral-$1"; }
+
+registry_pid() {
+  local pidfile="$LAB_CACHE/registry/pid"
+  [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null && cat "$pidfile"
+}
+
+ensure_network() {
+  docker network inspect "$LAB_NETWORK" >/dev/null 2>&1 && return
+  log "creating the lab bridge $LAB_NETWORK ($LAB_SUBNET)"
+  docker network create --driver bridge --subnet "$LAB_SUBNET" --gateway "$LAB_GATEWAY" \
+    --label "$LAB_LABEL" "$LAB_NETWORK" >/dev/null
+}
+
+start_registry() {
+  [ -n "$(registry_pid)" ] && return
+  mkdir -p "$LAB_CACHE/registry/data"
+  cat > "$LAB_CACHE/registry/config.yml" <<CONF
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $LAB_CACHE/registry/data
+  delete:
+    enabled: true
+http:
+  addr: $LAB_REGISTRY
+CONF
+  log "starting the lab registry on $LAB_REGISTRY"
+  setsid docker-registry serve "$LAB_CACHE/registry/config.yml" \
+    >"$LAB_CACHE/registry/registry.log" 2>&1 < /dev/null &
+  echo $! > "$LAB_CACHE/registry/pid"
+  for _ in $(seq 30); do
+    curl -fsS "http://$LAB_REGISTRY/v2/" >/dev/null 2>&1 && return
+    sleep 0.5
+  done
+  die "the lab registry did not start; see $LAB_CACHE/registry/registry.log"
+}
+
+stop_registry() {
+  local pid
+  pid=$(registry_pid) || true
+  [ -n "$pid" ] || return 0
+  kill "$pid"; rm -f "$LAB_CACHE/registry/pid"
+}
+
+build_and_push_images() {
+  bash "$LAB_DIR/images/host/build.sh"
+  bash "$LAB_DIR/images/busybox/build.sh"
+  bash "$LAB_DIR/images/cassandra/build.sh"
+  local image
+  # Pushing an image the registry already holds only compares digests: it costs a second.
+  for image in "$LAB_BUSYBOX_IMAGE" $(docker images --format '{{.Repository}}:{{.Tag}}' corral/cassandra | sort); do
+    docker tag "$image" "$LAB_REGISTRY/$image"
+    log "pushing $LAB_REGISTRY/$image"
+    docker push -q "$LAB_REGISTRY/$image" >/dev/null || die "push of $image to $LAB_REGISTRY failed"
+  done
+}
+
+wait_for_systemd() {
+  local name=$1 state
+  for _ in $(seq 120); do
+    state=$(docker exec "$(host_container "$name")" systemctl is-system-running 2>/dev/null || true)
+    case "$state" in running|degraded) return 0 ;; esac
+    sleep 0.5
+  done
+  die "$name: systemd did not come up (state: ${state:-none})"
+}
+
+ssh_key() {
+  mkdir -p "$LAB_CACHE/ssh"; chmod 700 "$LAB_CACHE/ssh"
+  [ -f "$LAB_CACHE/ssh/id_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C corral-lab -f "$LAB_CACHE/ssh/id_ed25519"
+}
+
+create_host() {
+  local name=$1 ip=$2 container
+  container=$(host_container "$name")
+  if docker container inspect "$container" >/dev/null 2>&1; then
+    docker start "$container" >/dev/null
+    return
+  fi
+  log "creating host $name ($ip)"
+  docker run -d --name "$container" --hostname "$name" \
+    --network "$LAB_NETWORK" --ip "$ip" --label "$LAB_LABEL" \
+    --cap-add SYS_ADMIN --cap-add NET_ADMIN --cap-add SYS_PTRACE \
+    --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
+    --stop-signal SIGRTMIN+3 --stop-timeout 60 \
+    -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock --tmpfs /tmp \
+    -v "$container-docker:/var/lib/docker" \
+    "$LAB_HOST_IMAGE" >/dev/null
+}
+
+setup_host_access() {
+  local name=$1 container
+  container=$(host_container "$name")
+  wait_for_systemd "$name"
+  docker exec -i "$container" bash -s "$LAB_SSH_USER" "$(cat "$LAB_CACHE/ssh/id_ed25519.pub")" <<'SH'
+set -e
+user=$1 key=$2
+id "$user" >/dev/null 2>&1 || useradd -m -s /bin/bash "$user"
+echo "$user ALL=(ALL) NOPASSWD:ALL" > /etc/sudoers.d/$user; chmod 0440 /etc/sudoers.d/$user
+install -d -m 700 -o "$user" -g "$user" /home/$user/.ssh
+echo "$key" > /home/$user/.ssh/authorized_keys
+chown "$user:$user" /home/$user/.ssh/authorized_keys; chmod 600 /home/$user/.ssh/authorized_keys
+SH
+}
+
+cmd_create() {
+  bash "$LAB_DIR/engine.sh"
+  ensure_network
+  start_registry
+  build_and_push_images
+  ssh_key
+  local entry
+  for entry in "${LAB_HOSTS[@]}"; do create_host $entry; done
+  for entry in "${LAB_HOSTS[@]}"; do setup_host_access "${entry%% *}"; done
+  log "lab ready: $(printf '%s ' "${LAB_HOSTS[@]%% *}")"
+}
+
+cmd_stop() {
+  local entry
+  for entry in "${LAB_HOSTS[@]}"; do
+    docker stop "$(host_container "${entry%% *}")" >/dev/null 2>&1 || true
+  done
+  stop_registry
+  log "lab stopped"
+}
+
+cmd_start() {
+  bash "$LAB_DIR/engine.sh"
+  docker network inspect "$LAB_NETWORK" >/dev/null 2>&1 || die "there is no lab: run lab/lab.sh create"
+  start_registry
+  local entry
+  for entry in "${LAB_HOSTS[@]}"; do
+    docker start "$(host_container "${entry%% *}")" >/dev/null || die "host ${entry%% *} is missing: run lab/lab.sh create"
+  done
+  for entry in "${LAB_HOSTS[@]}"; do wait_for_systemd "${entry%% *}"; done
+  log "lab started"
+}
+
+cmd_destroy() {
+  local ids
+  ids=$(docker ps -aq --filter "label=$LAB_LABEL")
+  [ -z "$ids" ] || docker rm -f $ids >/dev/null
+  local entry
+  for entry in "${LAB_HOSTS[@]}"; do
+    docker volume rm "$(host_container "${entry%% *}")-docker" >/dev/null 2>&1 || true
+  done
+  docker network rm "$LAB_NETWORK" >/dev/null 2>&1 || true
+  stop_registry
+  rm -rf "$LAB_CACHE/registry" "$LAB_CACHE/ssh"
+  log "lab destroyed (built images are kept as the build cache; docker rmi them to free space)"
+}
+
+cmd_status() {
+  docker ps -a --filter "label=$LAB_LABEL" --format 'table {{.Names}}\t{{.Status}}'
+  if [ -n "$(registry_pid)" ]; then echo "registry: running on $LAB_REGISTRY"; else echo "registry: stopped"; fi
+}
+
+[[ "${BASH_SOURCE[0]}" == "$0" ]] || return 0
+case "${1:-}" in
+  create|stop|start|destroy|status) "cmd_$1" ;;
+  images) bash "$LAB_DIR/engine.sh"; ensure_network; start_registry; build_and_push_images ;;
+  *) usage; exit 2 ;;
+esac
