@@ -1,0 +1,89 @@
+# Copyright (c) corral.cassandra developers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+# SPDX-License-Identifier: Apache-2.0
+"""Filters for Rancher 1.x stack exports: read, place and write docker-compose.yml + rancher-compose.yml.
+
+Thin wrappers: the logic lives in plugins/plugin_utils/_rancher_*.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.corral.cassandra.plugins.plugin_utils import _rancher_compose as compose
+from ansible_collections.corral.cassandra.plugins.plugin_utils import _rancher_placement as placement
+from ansible_collections.corral.cassandra.plugins.plugin_utils._rancher_model import RancherComposeError, RancherStack
+
+
+def _plain(value: Any) -> Any:
+    """Ansible's lazy containers and tagged strings -> plain dicts, lists and scalars."""
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, bool) or value is None:
+        return value
+    for kind in (int, float, str):
+        if isinstance(value, kind):
+            return kind(value)
+    return value
+
+
+def parse(
+    docker_compose: str,
+    rancher_compose: str = "",
+    name: str = "",
+    variables: dict[str, Any] | None = None,
+    ignore: list[str] | None = None,
+    subnet: str | None = None,
+    hosts: dict[str, dict[str, str]] | None = None,
+) -> dict[str, Any]:
+    """The text of docker-compose.yml (piped in) and rancher-compose.yml -> the stack as plain data."""
+    try:
+        stack = compose.parse_stack(
+            str(name),
+            str(docker_compose or ""),
+            str(rancher_compose or ""),
+            variables=_plain(variables or {}),
+            ignore=[str(item) for item in ignore or []],
+            subnet=str(subnet) if subnet else None,
+            hosts=_plain(hosts) if hosts is not None else None,
+        )
+    except RancherComposeError as exc:
+        raise AnsibleFilterError(
+            f"the Rancher stack {name!r} cannot be imported; nothing was changed:\n{exc}"
+        ) from None
+    return _plain(stack.to_dict())
+
+
+def place(stack: dict[str, Any], hosts: dict[str, dict[str, str]]) -> dict[str, list[str]]:
+    """A parsed stack + {host: its labels} -> {service: [host of each container]}."""
+    try:
+        return placement.place_stack(RancherStack.from_dict(_plain(stack)), _plain(hosts))
+    except RancherComposeError as exc:
+        raise AnsibleFilterError(f"the Rancher stack cannot be placed; nothing was changed:\n{exc}") from None
+
+
+def render(stack: dict[str, Any], export_defaults: bool = True) -> dict[str, str]:
+    """A stack -> {'docker-compose.yml': text, 'rancher-compose.yml': text}.
+
+    export_defaults: retain_ip on every service and a health check on 9042 for Cassandra services.
+    """
+    try:
+        model = RancherStack.from_dict(_plain(stack))
+        return compose.render_stack(compose.with_export_defaults(model) if export_defaults else model)
+    except RancherComposeError as exc:
+        raise AnsibleFilterError(f"the Rancher stack cannot be exported:\n{exc}") from None
+
+
+class FilterModule:
+    """corral.cassandra.rancher_compose_* filters."""
+
+    def filters(self) -> dict[str, Callable[..., Any]]:
+        return {
+            "rancher_compose_parse": parse,
+            "rancher_compose_place": place,
+            "rancher_compose_render": render,
+        }
