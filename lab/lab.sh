@@ -125,6 +125,34 @@ chown "$user:$user" /home/$user/.ssh/authorized_keys; chmod 600 /home/$user/.ssh
 SH
 }
 
+# The lab hosts as production reaches them: SSH as the unprivileged user, with become.
+# Written here because only the lab knows where its key is.
+write_ssh_inventory() {
+  local entry name ip
+  {
+    echo "all:"
+    echo "  vars:"
+    echo "    ansible_connection: ssh"
+    echo "    ansible_user: $LAB_SSH_USER"
+    echo "    ansible_become: true"
+    echo "    ansible_ssh_private_key_file: $LAB_CACHE/ssh/id_ed25519"
+    echo "    ansible_ssh_common_args: -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
+    echo "  children:"
+    echo "    orchestrator:"
+    echo "      hosts:"
+    for entry in "${LAB_HOSTS[@]}"; do
+      name=${entry%% *}; ip=${entry##* }
+      [ "$name" = lab-manager ] && printf '        %s:\n          ansible_host: %s\n' "$name" "$ip"
+    done
+    echo "    cassandra_hosts:"
+    echo "      hosts:"
+    for entry in "${LAB_HOSTS[@]}"; do
+      name=${entry%% *}; ip=${entry##* }
+      [ "$name" = lab-manager ] || printf '        %s:\n          ansible_host: %s\n' "$name" "$ip"
+    done
+  } > "$LAB_CACHE/ssh/inventory.yml"
+}
+
 cmd_create() {
   bash "$LAB_DIR/engine.sh"
   ensure_network
@@ -134,6 +162,7 @@ cmd_create() {
   local entry
   for entry in "${LAB_HOSTS[@]}"; do create_host $entry; done
   for entry in "${LAB_HOSTS[@]}"; do setup_host_access "${entry%% *}"; done
+  write_ssh_inventory
   log "lab ready: $(printf '%s ' "${LAB_HOSTS[@]%% *}")"
 }
 

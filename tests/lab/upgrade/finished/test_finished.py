@@ -1,0 +1,31 @@
+"""After finish: every node on the new version, rollback copies gone, same addresses and data, nothing lost."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from upgrade_lab import DATA, NODES, TO, image, overlay_ip, ring_states, verify_rows
+
+testinfra_hosts = ["lab-manager"]
+
+
+def test_rollback_copies_are_gone(
+    stack: Callable[[], dict[str, dict[str, Any]]], before: dict[str, dict[str, Any]]
+) -> None:
+    now = stack()
+    for node, (_host, ip) in NODES.items():
+        assert f"{node}-rollback" not in now
+        assert now[node]["Config"]["Image"] == image(TO) and now[node]["State"]["Running"]
+        assert overlay_ip(now[node]) == ip
+        assert now[DATA[node]]["Id"] == before[DATA[node]]["Id"]
+
+
+def test_three_nodes_up_normal(ring: Callable[[str], str]) -> None:
+    for node in NODES:
+        assert ring_states(ring(node)) == dict.fromkeys((ip for _host, ip in NODES.values()), "UN")
+
+
+def test_every_row_reads_back_at_all() -> None:
+    report = verify_rows()
+    assert report["missing"] == 0, report

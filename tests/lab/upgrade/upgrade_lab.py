@@ -1,0 +1,92 @@
+"""Helpers of the upgrade suites: the stack's containers as the lab hosts show them, the ring, the client.
+
+The versions come from the scenario (UPGRADE_FROM, UPGRADE_TO): 3.9 -> 3.10 (molecule/upgrade) or
+4.1.10 -> 5.0.8 (molecule/upgrade_current).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from testinfra.host import Host
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import labclient
+
+ROOT = Path(__file__).resolve().parents[3]
+FROM = os.environ.get("UPGRADE_FROM", "3.9")
+TO = os.environ.get("UPGRADE_TO", "3.10")
+REPOSITORY = "172.30.42.1:5000/corral/cassandra"
+NODES = {"cdb1": ("lab-host1", "10.42.0.48"), "cdb2": ("lab-host2", "10.42.0.49"), "cdb3": ("lab-host3", "10.42.0.50")}
+DATA = {"cdb1": "data1", "cdb2": "data2", "cdb3": "data3"}
+PORTS = '{"cassandra_stack_published_ports": ["9042:9042"]}'
+BEFORE = "/var/tmp/corral-upgrade/before.json"
+
+
+def image(version: str) -> str:
+    return f"{REPOSITORY}:{version}"
+
+
+def inspect_all(member: Host) -> dict[str, dict[str, Any]]:
+    """Every container of the stack on one host, by name, as `docker inspect` shows it."""
+    ids = member.check_output("docker ps -aq --no-trunc --filter label=io.corral.stack").split()
+    if not ids:
+        return {}
+    return {
+        item["Name"].lstrip("/"): item for item in json.loads(member.check_output("docker inspect " + " ".join(ids)))
+    }
+
+
+def overlay_ip(container: dict[str, Any]) -> str | None:
+    endpoint = (container["NetworkSettings"]["Networks"] or {}).get("managed") or {}
+    return ((endpoint.get("IPAMConfig") or {}).get("IPv4Address")) or None
+
+
+def ring_states(status: str) -> dict[str, str]:
+    states = {}
+    for line in status.splitlines():
+        parts = line.split()
+        if len(parts) > 2 and parts[0] in ("UN", "DN", "UJ", "UL", "UM", "DL", "DJ", "DM"):
+            states[parts[1]] = parts[0]
+    return states
+
+
+def playbook(*args: str, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
+    """ansible-playbook in the project root, with its own ansible.cfg (not Molecule's environment)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("ANSIBLE_", "MOLECULE_"))}
+    env["ANSIBLE_CONFIG"] = str(ROOT / "ansible.cfg")
+    env["ANSIBLE_NOCOLOR"] = "1"
+    env["PATH"] = f"{ROOT / '.venv' / 'bin'}:{env.get('PATH', '')}"
+    return subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "ansible-playbook"), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def verify_rows() -> dict[str, Any]:
+    """Every acknowledged row read back at ALL, through the client container."""
+    done = subprocess.run(
+        [sys.executable, str(Path(labclient.__file__)), "verify"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode in (0, 1), done.stderr
+    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return report
+
+
+def client_runs() -> dict[str, Any]:
+    runs: dict[str, Any] = labclient.results()["runs"]
+    return runs

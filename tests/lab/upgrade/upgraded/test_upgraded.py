@@ -1,0 +1,51 @@
+"""After the converge: every node upgraded with 9042 published, nothing else changed, nothing lost."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from upgrade_lab import DATA, FROM, NODES, TO, client_runs, image, overlay_ip, ring_states, verify_rows
+
+testinfra_hosts = ["lab-manager"]
+
+
+def test_every_node_runs_the_new_version_at_the_same_address_and_data(
+    stack: Callable[[], dict[str, dict[str, Any]]], before: dict[str, dict[str, Any]]
+) -> None:
+    now = stack()
+    for node, (_host, ip) in NODES.items():
+        assert now[node]["Config"]["Image"] == image(TO)
+        assert now[node]["State"]["Running"]
+        assert overlay_ip(now[node]) == ip == overlay_ip(before[node])
+        assert now[node]["HostConfig"]["VolumesFrom"] == [DATA[node]]
+        assert now[DATA[node]]["Id"] == before[DATA[node]]["Id"]
+        assert now[node]["HostConfig"]["PortBindings"] == {"9042/tcp": [{"HostIp": "", "HostPort": "9042"}]}
+
+
+def test_old_containers_are_kept_stopped_as_rollback_copies(
+    stack: Callable[[], dict[str, dict[str, Any]]], before: dict[str, dict[str, Any]]
+) -> None:
+    now = stack()
+    for node in NODES:
+        copy = now[f"{node}-rollback"]
+        assert copy["Id"] == before[node]["Id"]
+        assert copy["Config"]["Image"] == image(FROM)
+        assert not copy["State"]["Running"]
+
+
+def test_three_nodes_up_normal(ring: Callable[[str], str]) -> None:
+    for node in NODES:
+        assert ring_states(ring(node)) == dict.fromkeys((ip for _host, ip in NODES.values()), "UN")
+
+
+def test_every_acknowledged_row_reads_back_at_all() -> None:
+    report = verify_rows()
+    assert report["missing"] == 0, report
+    assert report["expected"] > 10000
+
+
+def test_the_client_saw_no_failed_operation() -> None:
+    run = client_runs()["1000000"]
+    assert run["totals"]["ops"] > 0
+    assert run["totals"]["failed"] == 0, run["errors"][:5]
