@@ -29,10 +29,12 @@ DEFAULT_CONF_DIR = "/etc/cassandra"
 CASSANDRA_YAML_FILE = "cassandra.yaml"
 DEFAULT_RPC_ADDRESS = "0.0.0.0"
 SEED_PROVIDER_CLASS = "org.apache.cassandra.locator.SimpleSeedProvider"
+# The old Cassandra container kept, stopped, by an upgrade (rollback_copy=keep) is '<name>-rollback'.
+ROLLBACK_SUFFIX = "-rollback"
 
 ARGUMENT_SPEC: dict[str, Any] = {
     "name": {"type": "str", "required": True},
-    "state": {"type": "str", "default": "present", "choices": ["present", "stopped", "absent"]},
+    "state": {"type": "str", "default": "present", "choices": ["present", "stopped", "absent", "rolled_back"]},
     "image": {"type": "str"},
     "pull": {"type": "str", "default": "missing", "choices": ["missing", "always", "never"]},
     "data_container": {"type": "str"},
@@ -65,6 +67,7 @@ ARGUMENT_SPEC: dict[str, Any] = {
     "labels": {"type": "dict", "default": {}},
     "stop_timeout": {"type": "int", "default": 120},
     "remove_data_container": {"type": "bool", "default": False},
+    "rollback_copy": {"type": "str", "default": "ignore", "choices": ["ignore", "keep", "remove"]},
     "docker_host": {"type": "str", "default": "unix:///var/run/docker.sock"},
 }
 
@@ -154,6 +157,7 @@ class NodeSpec:
     data_dir: str
     stop_timeout: int
     remove_data_container: bool
+    rollback_copy: str = "ignore"
     image: str = ""
     pull: str = "missing"
     busybox_image: str = ""
@@ -365,8 +369,15 @@ def build_spec(params: dict[str, Any]) -> NodeSpec:
         data_dir=data_dir,
         stop_timeout=stop_timeout,
         remove_data_container=bool(params.get("remove_data_container")),
+        rollback_copy=params.get("rollback_copy") or "ignore",
     )
     if spec.state == "absent":
+        return spec
+    if spec.state == "rolled_back":
+        # The rollback copy brings its own settings; these only make messages more precise.
+        spec.network = str(params.get("network") or "")
+        if params.get("ipv4_address"):
+            spec.ipv4_address = _ipv4(params.get("ipv4_address"), "ipv4_address")
         return spec
 
     spec.image = _image(params.get("image"), "image")

@@ -22,6 +22,7 @@ from ansible_collections.corral.cassandra.plugins.module_utils._cassandra_node i
     CASSANDRA_DATA_PATH,
     CASSANDRA_YAML_FILE,
     DEFAULT_CONF_DIR,
+    ROLLBACK_SUFFIX,
     NodeSpec,
     NodeSpecError,
     compared_views,
@@ -408,12 +409,16 @@ class NodeManager:
                 self._stop(previous["Id"], previous_name)
             self._remove(previous["Id"], previous_name)
 
-    def _recreate(self, current: dict[str, Any], image_attrs: dict[str, Any]) -> str:
-        """Stop, set aside, create anew; on failure put the old container back as it was."""
+    def _recreate(self, current: dict[str, Any], image_attrs: dict[str, Any], keep: bool = False) -> str:
+        """Stop, set aside, create anew; on failure put the old container back as it was.
+
+        keep: the old container stays, stopped, as the rollback copy '<name>-rollback' instead of
+        being removed once the new one runs.
+        """
         spec = self.spec
         old_id = str(current["Id"])
         was_running = _state(current) == "running"
-        previous_name = spec.name + PREVIOUS_SUFFIX
+        previous_name = spec.name + (ROLLBACK_SUFFIX if keep else PREVIOUS_SUFFIX)
         if was_running:
             self._stop(old_id, spec.name)
         try:
@@ -432,7 +437,8 @@ class NodeManager:
                 self._remove_quietly(new_id)
             restored = self._restore(old_id, previous_name, was_running)
             raise NodeError(f"recreating {spec.name} failed: {exc}; {restored}") from None
-        self._remove(old_id, previous_name)
+        if not keep:
+            self._remove(old_id, previous_name)
         return new_id
 
     def _restore(self, old_id: str, previous_name: str, was_running: bool) -> str:
@@ -475,8 +481,16 @@ class NodeManager:
             running = False
         elif reasons:
             self.actions.append(f"recreated {spec.name}: {'; '.join(reasons)}")
+            # An upgrade keeps the container it started from: a copy already there is that one.
+            keep = spec.rollback_copy == "keep" and self._rollback_copy() is None
+            if keep:
+                image = (current.get("Config") or {}).get("Image", "")
+                copy_name = spec.name + ROLLBACK_SUFFIX
+                self.actions.append(f"kept the old {spec.name} ({image}) stopped as {copy_name}")
+                self.before["rollback_copy"] = {"name": copy_name, "state": "absent"}
+                self.after["rollback_copy"] = {"name": copy_name, "image": image, "state": "stopped"}
             if not self.check_mode:
-                container_id = self._recreate(current, _known(image_attrs, spec.image))
+                container_id = self._recreate(current, _known(image_attrs, spec.image), keep=keep)
             running = spec.state == "present"
             if spec.state == "present":
                 self.actions.append(f"started {spec.name}")
@@ -544,10 +558,15 @@ class NodeManager:
         self._ensure_data_dir()
         data_id = str(data_attrs["Id"]) if data_attrs is not None else self._create_data_container()
         cassandra = self._ensure_cassandra(image_attrs)
+        copy = self._rollback_copy()
+        if copy is not None and self.spec.rollback_copy == "remove":
+            self._remove_rollback_copy(copy)
+            copy = None
         return {
             "cassandra_container": cassandra,
             "data_container": {"id": data_id, "name": self.spec.data_container, "data_dir": self.spec.data_dir},
             "config_hash": config_hash(self.spec),
+            "rollback_copy": _brief(copy),
         }
 
     def _absent(self) -> dict[str, Any]:
@@ -558,6 +577,7 @@ class NodeManager:
         for name, attrs in (
             (spec.name, current),
             (spec.name + PREVIOUS_SUFFIX, self._inspect_container(spec.name + PREVIOUS_SUFFIX)),
+            (spec.name + ROLLBACK_SUFFIX, self._rollback_copy()),
         ):
             if attrs is None:
                 continue
@@ -569,20 +589,149 @@ class NodeManager:
         data = self._inspect_container(spec.data_container)
         self.before["data_container"] = self._data_view(data)
         self.after["data_container"] = self._data_view(data)
+        gone: dict[str, Any] = {"cassandra_container": None, "config_hash": None, "rollback_copy": None}
         if data is None:
-            return {"cassandra_container": None, "data_container": None, "config_hash": None}
+            return dict(gone, data_container=None)
         if spec.remove_data_container:
             self.after["data_container"] = {"name": spec.data_container, "state": "absent"}
             self.actions.append(f"removed {spec.data_container} (the host directory is kept)")
             if not self.check_mode:
                 self._remove(data["Id"], spec.data_container)
-            return {"cassandra_container": None, "data_container": None, "config_hash": None}
+            return dict(gone, data_container=None)
         kept = {"id": data["Id"], "name": spec.data_container, "data_dir": data_bind_source(data)}
-        return {"cassandra_container": None, "data_container": kept, "config_hash": None}
+        return dict(gone, data_container=kept)
+
+    # --- rollback copy ----------------------------------------------------------------
+
+    def _rollback_copy(self) -> dict[str, Any] | None:
+        """'<name>-rollback', if there is one; fails if that name is taken by anything else."""
+        spec = self.spec
+        copy_name = spec.name + ROLLBACK_SUFFIX
+        attrs = self._inspect_container(copy_name)
+        if attrs is None:
+            return None
+        labels = (attrs.get("Config") or {}).get("Labels") or {}
+        volumes_from = list((attrs.get("HostConfig") or {}).get("VolumesFrom") or [])
+        if labels.get(node_labels.ROLE) != node_labels.ROLE_CASSANDRA:
+            raise NodeError(
+                f"container {copy_name} is not a Cassandra node container of this collection, but its name is the "
+                f"one of {spec.name}'s rollback copy: rename or remove it"
+            )
+        if [source.split(":", 1)[0] for source in volumes_from] != [spec.data_container]:
+            raise NodeError(
+                f"container {copy_name} takes its volumes from {', '.join(volumes_from) or 'nothing'}, not from "
+                f"{spec.data_container}: it is not the rollback copy of this node; rename or remove it"
+            )
+        return attrs
+
+    def _remove_rollback_copy(self, copy: dict[str, Any]) -> None:
+        copy_name = self.spec.name + ROLLBACK_SUFFIX
+        image = (copy.get("Config") or {}).get("Image", "")
+        self.actions.append(f"removed {copy_name} (the rollback copy, {image})")
+        self.before["rollback_copy"] = _view(copy, copy_name)
+        self.after["rollback_copy"] = _view(None, copy_name)
+        if not self.check_mode:
+            if _state(copy) == "running":
+                self._stop(copy["Id"], copy_name)
+            self._remove(copy["Id"], copy_name)
+
+    def _rolled_back(self) -> dict[str, Any]:
+        """Put the rollback copy back in place of the Cassandra container, and make sure it runs."""
+        spec = self.spec
+        copy_name = spec.name + ROLLBACK_SUFFIX
+        current = self._inspect_container(spec.name)
+        copy = self._rollback_copy()
+        self.before = {"cassandra_container": _view(current, spec.name), "rollback_copy": _view(copy, copy_name)}
+        if copy is None:
+            if current is None:
+                raise NodeError(f"{spec.name} has no container and no rollback copy {copy_name}: nothing to run")
+            self.after = {
+                "cassandra_container": dict(_view(current, spec.name), state="running"),
+                "rollback_copy": _view(None, copy_name),
+            }
+            container_id = str(current["Id"])
+            if _state(current) != "running":
+                self.actions.append(f"started {spec.name}")
+                if not self.check_mode:
+                    self._start(container_id)
+            return self._rolled_back_result(container_id, current)
+
+        if self._inspect_container(spec.name + PREVIOUS_SUFFIX) is not None:
+            self._clear_previous()
+        copy_id = str(copy["Id"])
+        copy_image = (copy.get("Config") or {}).get("Image", "")
+        self.after = {
+            "cassandra_container": dict(_view(copy, spec.name), state="running"),
+            "rollback_copy": _view(None, copy_name),
+        }
+        if current is not None:
+            image = (current.get("Config") or {}).get("Image", "")
+            self.actions.append(f"removed {spec.name} ({image})")
+        self.actions.append(f"restored {spec.name} from {copy_name} ({copy_image})")
+        self.actions.append(f"started {spec.name}")
+        if self.check_mode:
+            return self._rolled_back_result(None, copy)
+
+        previous_name = spec.name + PREVIOUS_SUFFIX
+        was_running = current is not None and _state(current) == "running"
+        if current is not None:
+            if was_running:
+                self._stop(current["Id"], spec.name)
+            try:
+                self.client.rename(current["Id"], previous_name)
+            except APIError as exc:
+                if was_running:
+                    self._start(current["Id"])
+                raise NodeError(f"cannot rename {spec.name} to {previous_name}: {explain(exc)}") from None
+        try:
+            self.client.rename(copy_id, spec.name)
+            self._start(copy_id)
+        except (APIError, NodeError) as exc:
+            undone = self._undo_rollback(copy_id, current, was_running)
+            raise NodeError(f"rolling back {spec.name} failed: {explain(exc)}; {undone}") from None
+        if current is not None:
+            self._remove(current["Id"], previous_name)
+        return self._rolled_back_result(copy_id, copy)
+
+    def _undo_rollback(self, copy_id: str, current: dict[str, Any] | None, was_running: bool) -> str:
+        spec = self.spec
+        try:
+            copy = self._inspect_container(copy_id)
+            if copy is not None and _state(copy) == "running":
+                self._stop(copy_id, spec.name)
+            if copy is not None and copy.get("Name", "").lstrip("/") != spec.name + ROLLBACK_SUFFIX:
+                self.client.rename(copy_id, spec.name + ROLLBACK_SUFFIX)
+            if current is None:
+                return f"{spec.name}{ROLLBACK_SUFFIX} is kept as it was"
+            self.client.rename(current["Id"], spec.name)
+            if was_running:
+                self._start(current["Id"])
+        except (APIError, NodeError) as exc:
+            return f"putting {spec.name} back failed too: {explain(exc)}"
+        return f"{spec.name} is back as it was" + (" and running" if was_running else "")
+
+    def _rolled_back_result(self, container_id: str | None, attrs: dict[str, Any]) -> dict[str, Any]:
+        info = _brief(self._inspect_container(container_id) if container_id and not self.check_mode else attrs)
+        if info is not None:
+            info["name"] = self.spec.name
+            if self.check_mode:
+                info["state"] = "running"
+        data = self._inspect_container(self.spec.data_container)
+        return {
+            "cassandra_container": info,
+            "data_container": None
+            if data is None
+            else {"id": data["Id"], "name": self.spec.data_container, "data_dir": data_bind_source(data)},
+            "config_hash": (((attrs.get("Config") or {}).get("Labels") or {}).get(node_labels.CONFIG_HASH)),
+            "rollback_copy": None,
+        }
 
     def run(self) -> dict[str, Any]:
         """Act (unless check mode) and return the module result without `diff`."""
-        result = self._absent() if self.spec.state == "absent" else self._present()
+        if self.spec.state == "rolled_back":
+            result = self._rolled_back()
+        else:
+            result = self._absent() if self.spec.state == "absent" else self._present()
         result["changed"] = bool(self.actions)
         result["actions"] = list(self.actions)
         return result
@@ -593,6 +742,24 @@ class NodeManager:
 
 def _state_word(state: str) -> str:
     return "running" if state == "present" else state
+
+
+def _brief(attrs: dict[str, Any] | None) -> dict[str, Any] | None:
+    """ID, name, image and state of a container, or None."""
+    if attrs is None:
+        return None
+    return {
+        "id": attrs.get("Id"),
+        "name": str(attrs.get("Name", "")).lstrip("/"),
+        "image": (attrs.get("Config") or {}).get("Image", ""),
+        "state": _state(attrs),
+    }
+
+
+def _view(attrs: dict[str, Any] | None, name: str) -> dict[str, Any]:
+    """What --diff shows of a container under the given name: {name, state: absent} when there is none."""
+    brief = _brief(attrs)
+    return {"name": name, "state": "absent"} if brief is None else dict(brief, name=name)
 
 
 def _known(image_attrs: dict[str, Any] | None, ref: str) -> dict[str, Any]:

@@ -25,6 +25,9 @@ description:
     touched by a recreate, so no data is lost. Drain the node before a change that recreates it.
   - A stopped Cassandra container that cannot rejoin its overlay network when started (as happens after
     a host restart) is recreated the same way, since a new container does join it.
+  - For upgrades, O(rollback_copy=keep) keeps the old container of a recreate, stopped, as
+    C(<name>-rollback) (the rollback copy); O(state=rolled_back) puts it back in place of the new one, and
+    O(rollback_copy=remove) removes it once the upgrade is final. Drain the node before either.
   - The containers carry C(io.corral.*) labels (see C(docs/labels.md) in the collection) so that
     C(docker ps --filter label=io.corral.role=cassandra) finds them and an export can read them back.
 author:
@@ -58,11 +61,15 @@ options:
     description:
       - V(present) creates the node if needed and makes sure the Cassandra container runs.
       - V(stopped) creates the node if needed and makes sure the Cassandra container does not run.
-      - V(absent) stops (with O(stop_timeout)) and removes the Cassandra container. The data container goes
-        too only with O(remove_data_container=true). O(data_dir) is never deleted.
+      - V(absent) stops (with O(stop_timeout)) and removes the Cassandra container and its rollback copy. The
+        data container goes too only with O(remove_data_container=true). O(data_dir) is never deleted.
+      - V(rolled_back) puts the rollback copy C(<name>-rollback) back as C(<name>) and starts it; the Cassandra
+        container it replaces is stopped (with O(stop_timeout)) and removed. If the copy cannot be started, both
+        containers are put back as they were. Without a rollback copy it only makes sure C(<name>) runs. Only
+        O(name), O(data_container) and O(stop_timeout) matter then; the copy keeps the settings it was created with.
     type: str
     default: present
-    choices: [present, stopped, absent]
+    choices: [present, stopped, absent, rolled_back]
   image:
     description:
       - Cassandra image, like V(registry.example:5000/corral/cassandra:3.10) or the official V(cassandra:3.11).
@@ -214,6 +221,19 @@ options:
       - With O(state=absent), remove the data container as well. O(data_dir) and its files stay.
     type: bool
     default: false
+  rollback_copy:
+    description:
+      - What to do with the rollback copy C(<name>-rollback), the old Cassandra container an upgrade keeps.
+      - V(keep) keeps the old container of a recreate, stopped and renamed C(<name>-rollback), instead of
+        removing it, unless a rollback copy is already there (that one is older and stays). Docker cannot add
+        labels to an existing container, so the copy is known by its name, its C(io.corral.role=cassandra) label
+        and its O(data_container).
+      - V(remove) removes the rollback copy, if any, after making sure of O(state) (an upgrade made final).
+      - V(ignore) leaves a rollback copy as it is.
+      - A container named C(<name>-rollback) that is not this node's copy makes the module fail.
+    type: str
+    default: ignore
+    choices: [ignore, keep, remove]
   docker_host:
     description:
       - The engine's API address on the host.
@@ -254,6 +274,22 @@ EXAMPLES = r"""
     cluster_name: weather
   register: node
 
+- name: Upgrade it in place and keep the old container, stopped, as cdb1-rollback
+  corral.cassandra.cassandra_node:
+    name: cdb1
+    data_container: data1
+    image: registry.example:5000/corral/cassandra:3.10
+    ipv4_address: 10.42.0.48
+    seeds: [10.42.0.48]
+    cluster_name: weather
+    rollback_copy: keep
+
+- name: Roll it back after nodetool drain, cdb1-rollback becomes cdb1 again
+  corral.cassandra.cassandra_node:
+    name: cdb1
+    data_container: data1
+    state: rolled_back
+
 - name: Remove the node but keep its data container and data
   corral.cassandra.cassandra_node:
     name: cdb1
@@ -272,6 +308,7 @@ actions:
     - created cdb1
     - started cdb1
     - "recreated cdb1: image changed 3.9 -> 3.10"
+    - "kept the old cdb1 (registry.example:5000/corral/cassandra:3.9) stopped as cdb1-rollback"
 cassandra_container:
   description: The Cassandra container after the run; null when O(state=absent).
   returned: always
@@ -325,10 +362,34 @@ data_container:
     name: data1
     data_dir: /cassandra/data
 config_hash:
-  description: Digest of the requested settings, also in the C(io.corral.config-hash) label; null when O(state=absent).
+  description:
+    - Digest of the requested settings, also in the C(io.corral.config-hash) label; null when O(state=absent).
+    - With O(state=rolled_back), the digest the restored container was created with.
   returned: always
   type: str
   sample: sha256:5e1d...
+rollback_copy:
+  description: The rollback copy C(<name>-rollback) after the run; null when there is none.
+  returned: always
+  type: dict
+  contains:
+    id:
+      description: Container ID.
+      type: str
+    name:
+      description: Container name.
+      type: str
+    image:
+      description: Image reference it was created from (the version a rollback returns to).
+      type: str
+    state:
+      description: V(stopped), normally.
+      type: str
+  sample:
+    id: 77d0c3a1e5b2
+    name: cdb1-rollback
+    image: registry.example:5000/corral/cassandra:3.9
+    state: stopped
 """
 
 from typing import Any

@@ -52,10 +52,10 @@ def pair(lab_host: Callable[[str], Host]) -> Iterator[tuple[Host, Host]]:
 def test_fixed_ips_reach_across_hosts(pair: tuple[Host, Host]) -> None:
     first, third = pair
     image = "172.30.42.1:5000/corral/busybox:stable"
-    for member, ip in ((first, "10.42.0.48"), (third, "10.42.0.50")):
+    for member, ip in ((first, "10.42.200.48"), (third, "10.42.200.50")):
         started = member.run(f"docker run -d --name corral-test-ping --network managed --ip {ip} {image} sleep 300")
         assert started.rc == 0, started.stderr
-    ping = first.run("docker exec corral-test-ping ping -c 2 -W 5 10.42.0.50")
+    ping = first.run("docker exec corral-test-ping ping -c 2 -W 5 10.42.200.50")
     assert ping.rc == 0, ping.stdout + ping.stderr
     address = third.check_output("docker exec corral-test-ping ip -4 -o addr show eth0")
-    assert "10.42.0.50/16" in address
+    assert "10.42.200.50/16" in address

@@ -75,18 +75,19 @@ def connect(args: argparse.Namespace, consistency: int) -> tuple[Cluster, Any]:
         consistency_level=consistency,
         request_timeout=args.timeout,
     )
-    cluster = Cluster(
-        args.hosts.split(","),
-        port=args.port,
-        auth_provider=PlainTextAuthProvider(args.user, password),
-        execution_profiles={EXEC_PROFILE_DEFAULT: profile},
-        reconnection_policy=ConstantReconnectionPolicy(1.0),
-        connect_timeout=10,
-    )
     for attempt in range(30):
+        cluster = Cluster(
+            args.hosts.split(","),
+            port=args.port,
+            auth_provider=PlainTextAuthProvider(args.user, password),
+            execution_profiles={EXEC_PROFILE_DEFAULT: profile},
+            reconnection_policy=ConstantReconnectionPolicy(1.0),
+            connect_timeout=10,
+        )
         try:
             return cluster, cluster.connect()
         except Exception as exc:  # the cluster may still be settling right after a deploy
+            cluster.shutdown()
             if attempt == 29:
                 raise
             print(f"connect failed ({exc}), retrying", file=sys.stderr)

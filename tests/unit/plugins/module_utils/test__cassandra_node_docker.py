@@ -396,3 +396,178 @@ def test_stopped_container_that_cannot_rejoin_the_overlay_is_recreated(fake: Fak
     ]
     assert fake._find("cdb1")["Id"] != stale_id and fake._find("cdb1")["State"]["Running"]
     assert [c["Name"] for c in fake.containers.values()] == ["/data1", "/cdb1"]
+
+
+# --- rollback copies (upgrades) ---------------------------------------------------------------
+
+
+def upgraded(fake: FakeEngine, data_dir: str) -> tuple[str, str]:
+    """cdb1 on 3.9, then upgraded to 3.10 keeping the old one: (old id, new id)."""
+    run(fake, spec(data_dir))
+    old_id = fake._find("cdb1")["Id"]
+    run(fake, spec(data_dir, image=CASSANDRA_310, rollback_copy="keep"))
+    return old_id, fake._find("cdb1")["Id"]
+
+
+def test_upgrade_keeps_the_old_container_as_rollback_copy_four_times(fake: FakeEngine, data_dir: str) -> None:
+    run(fake, spec(data_dir))
+    old_id = fake._find("cdb1")["Id"]
+    fake.calls.clear()
+    check, real, check_again, real_again = four_times(fake, spec(data_dir, image=CASSANDRA_310, rollback_copy="keep"))
+    expected = [
+        f"pulled {CASSANDRA_310}",
+        "recreated cdb1: image changed 3.9 -> 3.10",
+        f"kept the old cdb1 ({CASSANDRA_39}) stopped as cdb1-rollback",
+        "started cdb1",
+    ]
+    assert check["actions"] == expected and real["actions"] == expected
+    assert not check_again["changed"] and not real_again["changed"]
+    assert fake.calls == [
+        "pull reg:5000/corral/cassandra:3.10",
+        "stop cdb1 120",
+        "rename cdb1 cdb1-rollback",
+        "create cdb1",
+        "start cdb1",
+    ]
+    copy = fake._find("cdb1-rollback")
+    assert copy["Id"] == old_id and not copy["State"]["Running"] and copy["Config"]["Image"] == CASSANDRA_39
+    assert real["rollback_copy"] == {"id": old_id, "name": "cdb1-rollback", "image": CASSANDRA_39, "state": "stopped"}
+    assert real_again["rollback_copy"] == real["rollback_copy"]
+    assert real["diff"]["after"]["rollback_copy"]["image"] == CASSANDRA_39
+    assert fake._find("cdb1")["HostConfig"]["VolumesFrom"] == ["data1"]
+
+
+def test_a_second_recreate_keeps_the_first_rollback_copy(fake: FakeEngine, data_dir: str) -> None:
+    old_id, new_id = upgraded(fake, data_dir)
+    fake.calls.clear()
+    result = run(fake, spec(data_dir, image=CASSANDRA_310, rollback_copy="keep", published_ports=[]))
+    assert not any(action.startswith("kept") for action in result["actions"])
+    assert fake.calls[-1] == "remove cdb1-previous"
+    assert fake._find("cdb1-rollback")["Id"] == old_id
+    assert fake._find("cdb1")["Id"] != new_id
+
+
+def test_failed_start_of_the_new_container_puts_the_old_one_back(fake: FakeEngine, data_dir: str) -> None:
+    run(fake, spec(data_dir))
+    old_id = fake._find("cdb1")["Id"]
+    fake.fail["start"] = APIError("Address already in use")
+    with pytest.raises(engine.NodeError, match="old container is back and running"):
+        run(fake, spec(data_dir, image=CASSANDRA_310, rollback_copy="keep"))
+    assert fake._find("cdb1")["Id"] == old_id and fake._find("cdb1")["State"]["Running"]
+    assert sorted(c["Name"] for c in fake.containers.values()) == ["/cdb1", "/data1"]
+
+
+def test_interrupted_upgrade_resumes_with_the_copy_kept(fake: FakeEngine, data_dir: str) -> None:
+    run(fake, spec(data_dir))
+    old_id = fake._find("cdb1")["Id"]
+    fake.stop(old_id, 120)
+    fake.rename(old_id, "cdb1-rollback")
+    result = run(fake, spec(data_dir, image=CASSANDRA_310, rollback_copy="keep"))
+    assert result["actions"] == [f"pulled {CASSANDRA_310}", "created cdb1", "started cdb1"]
+    assert fake._find("cdb1-rollback")["Id"] == old_id
+    assert result["rollback_copy"]["id"] == old_id
+
+
+def test_rolled_back_restores_the_copy_four_times(fake: FakeEngine, data_dir: str) -> None:
+    old_id, _new_id = upgraded(fake, data_dir)
+    data_id = fake._find("data1")["Id"]
+    fake.calls.clear()
+    back = spec(data_dir, state="rolled_back")
+    check, real, check_again, real_again = four_times(fake, back)
+    expected = [
+        f"removed cdb1 ({CASSANDRA_310})",
+        f"restored cdb1 from cdb1-rollback ({CASSANDRA_39})",
+        "started cdb1",
+    ]
+    assert check["actions"] == expected and real["actions"] == expected
+    assert not check_again["changed"] and not real_again["changed"]
+    assert fake.calls == [
+        "stop cdb1 120",
+        "rename cdb1 cdb1-previous",
+        "rename cdb1-rollback cdb1",
+        "start cdb1",
+        "remove cdb1-previous",
+    ]
+    restored = fake._find("cdb1")
+    assert restored["Id"] == old_id and restored["State"]["Running"]
+    assert sorted(c["Name"] for c in fake.containers.values()) == ["/cdb1", "/data1"]
+    assert fake._find("data1")["Id"] == data_id
+    assert real["cassandra_container"]["id"] == old_id and real["rollback_copy"] is None
+    assert real["diff"]["before"]["rollback_copy"]["image"] == CASSANDRA_39
+    assert real["diff"]["after"]["cassandra_container"]["image"] == CASSANDRA_39
+
+
+def test_rolled_back_after_an_interrupted_upgrade(fake: FakeEngine, data_dir: str) -> None:
+    run(fake, spec(data_dir))
+    old_id = fake._find("cdb1")["Id"]
+    fake.stop(old_id, 120)
+    fake.rename(old_id, "cdb1-rollback")
+    result = run(fake, spec(data_dir, state="rolled_back"))
+    assert result["actions"] == [f"restored cdb1 from cdb1-rollback ({CASSANDRA_39})", "started cdb1"]
+    assert fake._find("cdb1")["Id"] == old_id and fake._find("cdb1")["State"]["Running"]
+
+
+def test_failed_rollback_puts_both_containers_back(fake: FakeEngine, data_dir: str) -> None:
+    old_id, new_id = upgraded(fake, data_dir)
+    real_start = fake.start
+
+    def start(container: str) -> None:
+        if container == old_id:
+            raise APIError("Address already in use")
+        real_start(container)
+
+    fake.start = start  # type: ignore[method-assign]
+    expected = "rolling back cdb1 failed: cannot start cdb1: Address already in use; cdb1 is back as it was and running"
+    with pytest.raises(engine.NodeError, match=expected):
+        run(fake, spec(data_dir, state="rolled_back"))
+    assert fake._find("cdb1")["Id"] == new_id and fake._find("cdb1")["State"]["Running"]
+    assert fake._find("cdb1-rollback")["Id"] == old_id and not fake._find("cdb1-rollback")["State"]["Running"]
+
+
+@pytest.mark.parametrize("running", [True, False])
+def test_rolled_back_without_a_copy_only_makes_sure_the_node_runs(
+    fake: FakeEngine, data_dir: str, running: bool
+) -> None:
+    run(fake, spec(data_dir, state="present" if running else "stopped"))
+    result = run(fake, spec(data_dir, state="rolled_back"))
+    assert result["actions"] == ([] if running else ["started cdb1"])
+    assert fake._find("cdb1")["State"]["Running"]
+
+
+def test_rolled_back_without_any_container_fails(fake: FakeEngine, data_dir: str) -> None:
+    with pytest.raises(engine.NodeError, match="cdb1 has no container and no rollback copy cdb1-rollback"):
+        run(fake, spec(data_dir, state="rolled_back"))
+
+
+def test_remove_makes_the_upgrade_final_four_times(fake: FakeEngine, data_dir: str) -> None:
+    _old_id, new_id = upgraded(fake, data_dir)
+    final = spec(data_dir, image=CASSANDRA_310, rollback_copy="remove")
+    check, real, check_again, real_again = four_times(fake, final)
+    assert check["actions"] == real["actions"] == [f"removed cdb1-rollback (the rollback copy, {CASSANDRA_39})"]
+    assert check["rollback_copy"] is None and real["rollback_copy"] is None
+    assert not check_again["changed"] and not real_again["changed"]
+    assert fake._find("cdb1")["Id"] == new_id
+    assert sorted(c["Name"] for c in fake.containers.values()) == ["/cdb1", "/data1"]
+
+
+@pytest.mark.parametrize("state", ["present", "rolled_back"])
+def test_a_foreign_container_named_like_the_copy_is_refused(fake: FakeEngine, data_dir: str, state: str) -> None:
+    run(fake, spec(data_dir))
+    fake.create_container(image=BUSYBOX, name="cdb1-rollback", use_config_proxy=False, host_config={})
+    before = dict(fake.containers)
+    with pytest.raises(engine.NodeError, match="cdb1-rollback is not a Cassandra node container"):
+        run(fake, spec(data_dir, image=CASSANDRA_310, rollback_copy="keep", state=state))
+    assert fake.containers == before
+
+
+def test_a_copy_of_another_node_is_refused(fake: FakeEngine, data_dir: str) -> None:
+    upgraded(fake, data_dir)
+    with pytest.raises(engine.NodeError, match="takes its volumes from data1, not from data9"):
+        run(fake, spec(data_dir, state="rolled_back", data_container="data9"))
+
+
+def test_absent_removes_the_rollback_copy_too(fake: FakeEngine, data_dir: str) -> None:
+    upgraded(fake, data_dir)
+    result = run(fake, spec(data_dir, state="absent"))
+    assert result["actions"] == ["removed cdb1", "removed cdb1-rollback"]
+    assert sorted(c["Name"] for c in fake.containers.values()) == ["/data1"]

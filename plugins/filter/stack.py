@@ -1,0 +1,137 @@
+# Copyright (c) corral.cassandra developers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+# SPDX-License-Identifier: Apache-2.0
+"""Filters of the cassandra_stack role: the stack model, placement, bring-up phases, status.
+
+Thin wrappers: the logic lives in plugins/plugin_utils/_stack_*.py and _cassandra_output.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.corral.cassandra.plugins.plugin_utils import _cassandra_output as output
+from ansible_collections.corral.cassandra.plugins.plugin_utils import _stack_auth as auth
+from ansible_collections.corral.cassandra.plugins.plugin_utils import _stack_bringup as bringup
+from ansible_collections.corral.cassandra.plugins.plugin_utils import _stack_model as model
+from ansible_collections.corral.cassandra.plugins.plugin_utils import _stack_status as status
+
+
+def _plain(value: Any) -> Any:
+    """Ansible's lazy containers and tagged strings -> plain dicts, lists and scalars."""
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, str):
+        return str(value)
+    return value
+
+
+def swarm_hosts(swarm_nodes: list[dict[str, Any]], host_infos: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """docker_node_info nodes + {inventory host: docker_host_info host_info} -> swarm hosts for the model."""
+    try:
+        return [asdict(host) for host in model.swarm_hosts(_plain(swarm_nodes), _plain(host_infos))]
+    except model.StackError as exc:
+        raise AnsibleFilterError(str(exc)) from None
+
+
+def stack_model(settings: dict[str, Any], hosts: list[dict[str, Any]], subnets: list[dict[str, Any]]) -> dict[str, Any]:
+    """Role settings + swarm hosts + the overlay's IPAM config -> the validated, placed stack."""
+    try:
+        placed = [model.SwarmHost(**host) for host in _plain(hosts)]
+        return model.build_stack(_plain(settings), placed, _plain(subnets)).to_dict()
+    except model.StackError as exc:
+        raise AnsibleFilterError(f"the Cassandra stack is not valid; nothing was changed:\n{exc}") from None
+
+
+def observe(stack: dict[str, Any], containers: list[Any], data: list[Any], fast_start: bool) -> dict[str, Any]:
+    try:
+        return bringup.observe(_plain(stack), _plain(containers), _plain(data), bool(fast_start))
+    except model.StackError as exc:
+        raise AnsibleFilterError(f"the Cassandra stack cannot be brought up; nothing was changed:\n{exc}") from None
+
+
+def phases(stack: dict[str, Any], observed: dict[str, Any], plan_results: list[Any]) -> list[dict[str, Any]]:
+    return bringup.phases(_plain(stack), _plain(observed), _plain(plan_results))
+
+
+def failures(registered: list[Any], hosts: list[str]) -> list[str]:
+    return bringup.failures(_plain(registered), [str(host) for host in hosts])
+
+
+def ring_report(results: list[Any], expected_ips: list[str]) -> list[str]:
+    return output.ring_report(_plain(results), [str(ip) for ip in expected_ips])
+
+
+def cql_report(results: list[Any]) -> list[str]:
+    return output.cql_report(_plain(results))
+
+
+def schema_report(results: list[Any]) -> list[str]:
+    return output.schema_report(_plain(results))
+
+
+def ring_problems(stdout: str, expected_ips: list[str]) -> list[str]:
+    return output.ring_problems(str(stdout or ""), [str(ip) for ip in expected_ips])
+
+
+def schema_problems(stdout: str) -> list[str]:
+    return output.schema_problems(str(stdout or ""))
+
+
+def cql_answered(result: dict[str, Any]) -> bool:
+    return output.cql_answered(_plain(result))
+
+
+def cql_login_refused(result: dict[str, Any]) -> bool:
+    return output.cql_login_refused(_plain(result))
+
+
+def auth_state(stdout: str, stack: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return auth.auth_state(str(stdout or ""), _plain(stack)["system_auth_replication"])
+    except ValueError as exc:
+        raise AnsibleFilterError(str(exc)) from None
+
+
+def superuser_cql(password: str, name: str) -> str:
+    return auth.superuser_cql(str(name), str(password))
+
+
+def status_table(
+    stack: dict[str, Any], containers: list[Any], views: list[Any], copies: list[Any] | None = None
+) -> str:
+    return status.status_table(_plain(stack), _plain(containers), _plain(views), _plain(copies))
+
+
+class FilterModule:
+    """corral.cassandra.cassandra_stack_* filters."""
+
+    def filters(self) -> dict[str, Callable[..., Any]]:
+        return {
+            "cassandra_stack_swarm_hosts": swarm_hosts,
+            "cassandra_stack_model": stack_model,
+            "cassandra_stack_observe": observe,
+            "cassandra_stack_phases": phases,
+            "cassandra_stack_failures": failures,
+            "cassandra_stack_ring_report": ring_report,
+            "cassandra_stack_cql_report": cql_report,
+            "cassandra_stack_schema_report": schema_report,
+            "cassandra_stack_ring_problems": ring_problems,
+            "cassandra_stack_schema_problems": schema_problems,
+            "cassandra_stack_cql_answered": cql_answered,
+            "cassandra_stack_cql_login_refused": cql_login_refused,
+            "cassandra_stack_auth_state": auth_state,
+            "cassandra_stack_superuser_cql": superuser_cql,
+            "cassandra_stack_status_table": status_table,
+        }

@@ -1,0 +1,204 @@
+# Private to corral.cassandra: may change at any time; do not import it from other collections.
+"""Reading what nodetool and cqlsh print, run inside the Cassandra containers (3.x to 5.0).
+
+Controller-side: the role runs the tools with docker exec and hands their output here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+_ROW = re.compile(r"^(?P<state>[UD][NLJM])\s+(?P<address>\S+)\s+(?P<rest>.+)$")
+_SCHEMA_LINE = re.compile(r"^\s+(?P<version>[0-9a-fA-F-]{36}|UNREACHABLE):\s*\[(?P<addresses>[^\]]*)\]\s*$")
+
+STATUS_WORDS = {"U": "Up", "D": "Down"}
+STATE_WORDS = {"N": "Normal", "L": "Leaving", "J": "Joining", "M": "Moving"}
+
+# cqlsh reached the server and the server refused the login: CQL is answering.
+_AUTH_REFUSED = ("AuthenticationFailed", "Bad credentials", "are incorrect", "is not permitted to log in")
+
+
+def _address(text: str) -> str:
+    """'10.42.0.48', '10.42.0.48:7000' or '/10.42.0.48' -> '10.42.0.48'."""
+    text = text.strip().lstrip("/")
+    if text.count(":") == 1:
+        text = text.split(":", 1)[0]
+    return text
+
+
+def parse_ring(stdout: str) -> list[dict[str, str]]:
+    """`nodetool status` -> one dict per node: dc, state, address, load, tokens, owns, host_id, rack."""
+    rows: list[dict[str, str]] = []
+    dc = ""
+    per_node_token = False
+    for line in (stdout or "").splitlines():
+        if line.startswith("Datacenter:"):
+            dc = line.split(":", 1)[1].strip()
+            continue
+        if line.startswith("--"):
+            # 'Tokens' (vnodes) or 'Token' (one token per node, printed after Host ID).
+            per_node_token = "Tokens" not in line and "Token" in line
+            continue
+        match = _ROW.match(line.strip())
+        if not match:
+            continue
+        parts = match["rest"].split()
+        if len(parts) < 5:
+            continue
+        if per_node_token:
+            *load, owns, host_id, _token, rack = parts
+            tokens = "1"
+        else:
+            *load, tokens, owns, host_id, rack = parts
+        rows.append(
+            {
+                "dc": dc,
+                "state": match["state"],
+                "address": _address(match["address"]),
+                "load": " ".join(load) or "?",
+                "tokens": tokens,
+                "owns": owns,
+                "host_id": host_id,
+                "rack": rack,
+            }
+        )
+    return rows
+
+
+def describe_state(state: str) -> str:
+    """'DN' -> 'DN (Down/Normal)'."""
+    if len(state) != 2:
+        return state
+    return f"{state} ({STATUS_WORDS.get(state[0], '?')}/{STATE_WORDS.get(state[1], '?')})"
+
+
+def ring_problems(stdout: str, expected_ips: list[str]) -> list[str]:
+    """Why the ring that one node sees is not every expected node Up/Normal; [] when it is."""
+    rows = parse_ring(stdout)
+    if not rows:
+        return ["no ring in the nodetool status output (is Cassandra up yet?)"]
+    states = {row["address"]: row["state"] for row in rows}
+    problems = []
+    for ip in expected_ips:
+        state = states.get(ip)
+        if state is None:
+            problems.append(f"{ip} is not in the ring yet")
+        elif state != "UN":
+            problems.append(f"{ip} is {describe_state(state)}")
+    return problems
+
+
+def schema_versions(stdout: str) -> dict[str, list[str]]:
+    """`nodetool describecluster` -> {schema version or 'UNREACHABLE': [addresses]}."""
+    versions: dict[str, list[str]] = {}
+    inside = False
+    for line in (stdout or "").splitlines():
+        if line.strip() == "Schema versions:":
+            inside = True
+            continue
+        if not inside:
+            continue
+        match = _SCHEMA_LINE.match(line)
+        if not match:
+            if line.strip():
+                break
+            continue
+        addresses = [_address(item) for item in match["addresses"].split(",") if item.strip()]
+        versions[match["version"]] = addresses
+    return versions
+
+
+def schema_problems(stdout: str) -> list[str]:
+    """[] when every reachable node agrees on one schema version and none is unreachable."""
+    versions = schema_versions(stdout)
+    if not versions:
+        return ["no schema versions in the nodetool describecluster output"]
+    problems = []
+    if "UNREACHABLE" in versions:
+        problems.append(f"unreachable: {', '.join(versions['UNREACHABLE'])}")
+    agreed = {version: nodes for version, nodes in versions.items() if version != "UNREACHABLE"}
+    if len(agreed) > 1:
+        detail = "; ".join(f"{version}: {', '.join(nodes)}" for version, nodes in sorted(agreed.items()))
+        problems.append(f"{len(agreed)} schema versions ({detail})")
+    return problems
+
+
+def cql_answered(result: dict[str, Any]) -> bool:
+    """True when cqlsh got an answer from the server: it ran, or the server refused the login."""
+    if result.get("rc") == 0:
+        return True
+    text = f"{result.get('stdout', '')}\n{result.get('stderr', '')}"
+    return any(marker in text for marker in _AUTH_REFUSED)
+
+
+def cql_login_refused(result: dict[str, Any]) -> bool:
+    """True when the server answered and refused the login (not a connection failure)."""
+    return result.get("rc") != 0 and cql_answered(result)
+
+
+def cql_json_rows(stdout: str) -> list[dict[str, Any]]:
+    """The rows of `SELECT JSON ...` as cqlsh prints them (one JSON object per line)."""
+    rows: list[dict[str, Any]] = []
+    for line in (stdout or "").splitlines():
+        text = line.strip()
+        if not text.startswith("{"):
+            continue
+        try:
+            value = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            rows.append(value)
+    return rows
+
+
+# --- reports of the bounded waits: one line per node still not right ---------------------------------
+
+
+def _name(result: dict[str, Any]) -> str:
+    item = result.get("item")
+    return str(item.get("name")) if isinstance(item, dict) else "?"
+
+
+def _error(result: dict[str, Any]) -> str:
+    """The last non-empty line of what went wrong (stderr, stdout or the module's msg)."""
+    for text in (result.get("stderr"), result.get("msg"), result.get("stdout")):
+        lines = [line.strip() for line in str(text or "").splitlines() if line.strip()]
+        if lines:
+            return lines[-1]
+    return f"exit code {result.get('rc', '?')}"
+
+
+def _done(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [result for result in results or [] if isinstance(result, dict) and not result.get("skipped")]
+
+
+def ring_report(results: list[dict[str, Any]], expected_ips: list[str]) -> list[str]:
+    """From `nodetool status` results per node: who does not see the expected nodes Up/Normal, and why."""
+    report = []
+    for result in _done(results):
+        if result.get("rc") != 0:
+            report.append(f"{_name(result)}: nodetool status failed: {_error(result)}")
+            continue
+        problems = ring_problems(str(result.get("stdout", "")), expected_ips)
+        if problems:
+            report.append(f"{_name(result)} sees {', '.join(problems)}")
+    return report
+
+
+def cql_report(results: list[dict[str, Any]]) -> list[str]:
+    """From cqlsh results per node: who does not answer CQL, and why."""
+    return [f"{_name(result)}: {_error(result)}" for result in _done(results) if not cql_answered(result)]
+
+
+def schema_report(results: list[dict[str, Any]]) -> list[str]:
+    """From `nodetool describecluster` results: why the schema is not agreed."""
+    report = []
+    for result in _done(results):
+        if result.get("rc") != 0:
+            report.append(f"{_name(result)}: nodetool describecluster failed: {_error(result)}")
+        else:
+            report.extend(schema_problems(str(result.get("stdout", ""))))
+    return report

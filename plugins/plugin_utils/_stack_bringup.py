@@ -1,0 +1,169 @@
+# Private to corral.cassandra: may change at any time; do not import it from other collections.
+"""How to bring the placed stack up: what the hosts hold now, and the phases to start nodes in.
+
+Controller-side. A cluster that holds no data at all comes up fast: the first seed alone with
+the fast-start JVM options, then every other node together. A cluster that holds data takes one
+node at a time, each gated on its peers seeing it Up/Normal, CQL and schema agreement, because
+Cassandra refuses concurrent bootstrap into a cluster with data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ansible_collections.corral.cassandra.plugins.plugin_utils._stack_model import (
+    FAST_JOIN_JVM_OPTS,
+    FAST_START_JVM_OPTS,
+    StackError,
+)
+
+
+def _env(container: dict[str, Any]) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for entry in (container.get("Config") or {}).get("Env") or []:
+        key, _sep, value = str(entry).partition("=")
+        env[key] = value
+    return env
+
+
+def _by_node(results: list[dict[str, Any]] | None) -> dict[str, dict[str, Any]]:
+    """Loop results of a per-host task, keyed by the node (its `item`)."""
+    found: dict[str, dict[str, Any]] = {}
+    for result in results or []:
+        item = result.get("item") if isinstance(result, dict) else None
+        if isinstance(item, dict) and "name" in item and not result.get("skipped"):
+            found[str(item["name"])] = result
+    return found
+
+
+def image_tag(image: str) -> str:
+    """'registry:5000/corral/cassandra:3.9' -> '3.9'; no tag -> 'latest'; a digest -> the digest."""
+    if "@" in image:
+        return image.rsplit("@", 1)[1]
+    _repo, sep, tag = image.rpartition(":")
+    return tag if sep and "/" not in tag else "latest"
+
+
+def observe(
+    stack: dict[str, Any], containers: list[dict[str, Any]], data: list[dict[str, Any]], fast_start: bool
+) -> dict[str, Any]:
+    """What each node's host holds now and, from that, the JVM options to plan and to apply with.
+
+    containers: docker_container_info results per node; data: stat results of each node's
+    <data_dir>/data. The cluster is fresh when no node's data directory holds data.
+    """
+    by_container, by_data = _by_node(containers), _by_node(data)
+    nodes = stack["nodes"]
+    unseen = [node["name"] for node in nodes if node["name"] not in by_container or node["name"] not in by_data]
+    if unseen:
+        raise StackError(f"nodes {', '.join(unseen)} were not observed: their hosts did not answer")
+    has_data = {name: bool((result.get("stat") or {}).get("exists")) for name, result in by_data.items()}
+    fresh = not any(has_data[node["name"]] for node in nodes)
+
+    if not fresh:
+        empty_seeds = [node["name"] for node in nodes if node["seed"] and not has_data[node["name"]]]
+        if empty_seeds:
+            raise StackError(
+                f"seed nodes {', '.join(empty_seeds)} have an empty data directory while the cluster holds data: "
+                "a seed never bootstraps, so it would take token ranges without their data. Add such a node "
+                "with seed: false first, and make it a seed once it is Up/Normal"
+            )
+
+    observed: dict[str, Any] = {}
+    for node in nodes:
+        result = by_container[node["name"]]
+        container = (result.get("container") or {}) if result.get("exists") else {}
+        state = container.get("State") or {}
+        base = list(node["jvm_extra_opts"])
+        first_start = base + list(node["fast_start_jvm_opts"])
+        current = _env(container).get("JVM_EXTRA_OPTS") if container else None
+        # A container still carrying the fast-start options it was first created with is left alone:
+        # the node module compares JVM options, and recreating a node just to drop them costs a restart.
+        sticky = {" ".join(base + list(opts)) for opts in (FAST_START_JVM_OPTS, FAST_JOIN_JVM_OPTS)}
+        if fresh and fast_start:
+            plan = apply = first_start
+        else:
+            apply = base
+            plan = current.split(" ") if current is not None and current in sticky else base
+        observed[node["name"]] = {
+            "has_data": has_data[node["name"]],
+            "exists": bool(container),
+            "running": bool(state.get("Running")),
+            "image": (container.get("Config") or {}).get("Image", ""),
+            "plan_jvm_extra_opts": plan,
+            "apply_jvm_extra_opts": apply,
+        }
+    plan_nodes = [{**node, "jvm_extra_opts": observed[node["name"]]["plan_jvm_extra_opts"]} for node in nodes]
+    return {"fresh": fresh, "fast": fresh and fast_start, "nodes": observed, "plan_nodes": plan_nodes}
+
+
+def phases(stack: dict[str, Any], observed: dict[str, Any], plan_results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The start phases for the nodes the node module (in check mode) would change.
+
+    Each phase: name, nodes (node dicts with the JVM options to apply, the planned actions and whether
+    to drain the node first), expected (the nodes that
+    must then be Up/Normal as every one of them sees it), and gate (listen, ring, cql, schema: what to
+    wait for after the phase; the final health check waits for everything anyway).
+    """
+    planned = _by_node(plan_results)
+    nodes = stack["nodes"]
+    # The plan ran in check mode with changed_when: false; what it would do is in `actions`.
+    changed = [node for node in nodes if (planned.get(node["name"]) or {}).get("actions")]
+
+    def to_apply(node: dict[str, Any]) -> dict[str, Any]:
+        result = dict(node)
+        result["jvm_extra_opts"] = observed["nodes"][node["name"]]["apply_jvm_extra_opts"]
+        result["actions"] = list((planned.get(node["name"]) or {}).get("actions") or [])
+        # A running node about to be recreated or stopped is drained first: memtables flushed, no new writes.
+        result["drain"] = observed["nodes"][node["name"]]["running"] and any(
+            str(action).startswith(("recreated ", "stopped ")) for action in result["actions"]
+        )
+        return result
+
+    result: list[dict[str, Any]] = []
+    if observed["fast"]:
+        first, rest = nodes[0], [node for node in changed if node["name"] != nodes[0]["name"]]
+        if any(node["name"] == first["name"] for node in changed):
+            result.append(
+                {
+                    "name": f"fresh cluster: first seed {first['name']} alone",
+                    "nodes": [to_apply(first)],
+                    "expected": [first],
+                    # Its CQL port opens once it is Up/Normal: enough for the others to join it.
+                    "gate": {"listen": True, "ring": False, "cql": False, "schema": False},
+                }
+            )
+        if rest:
+            result.append(
+                {
+                    "name": f"fresh cluster: {', '.join(node['name'] for node in rest)} together",
+                    "nodes": [to_apply(node) for node in rest],
+                    "expected": nodes,
+                    "gate": {"listen": False, "ring": False, "cql": False, "schema": False},
+                }
+            )
+        return result
+
+    up = {name for name, state in observed["nodes"].items() if state["running"]}
+    for node in changed:
+        up.add(node["name"])
+        result.append(
+            {
+                "name": f"one node at a time: {node['name']}",
+                "nodes": [to_apply(node)],
+                "expected": [peer for peer in nodes if peer["name"] in up],
+                "gate": {"listen": True, "ring": True, "cql": True, "schema": True},
+            }
+        )
+    return result
+
+
+def failures(registered: list[dict[str, Any]], hosts: list[str]) -> list[str]:
+    """'host: message' for every failed result of a task registered on each host (loop or not)."""
+    report = []
+    for host, result in zip(hosts, registered):
+        result = result or {}
+        for item in result.get("results", [result]):
+            if isinstance(item, dict) and item.get("failed"):
+                report.append(f"{host}: {item.get('msg') or 'failed'}")
+    return report

@@ -1,0 +1,90 @@
+"""The filter wrappers: names, plain data out, AnsibleFilterError with the model's text."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from ansible.errors import AnsibleFilterError
+from ansible_collections.corral.cassandra.plugins.filter.stack import FilterModule
+from ansible_collections.corral.cassandra.plugins.plugin_utils._stack_model import DEFAULT_NODES
+
+FILTERS = FilterModule().filters()
+
+SWARM_NODES = [
+    {
+        "ID": f"id{n}",
+        "Description": {"Hostname": f"lab-host{n}"},
+        "Spec": {"Labels": {"hostname": f"cassandra{n}"}, "Availability": "active"},
+        "Status": {"State": "ready"},
+    }
+    for n in (1, 2, 3)
+]
+HOST_INFOS = {f"lab-host{n}": {"Name": f"lab-host{n}", "Swarm": {"NodeID": f"id{n}"}} for n in (1, 2, 3)}
+SETTINGS: dict[str, Any] = {
+    "name": "CassandraDB",
+    "nodes": DEFAULT_NODES,
+    "cluster_name": "CassandraDB",
+    "image_repository": "172.30.42.1:5000/corral/cassandra",
+    "version": "3.9",
+    "network": "managed",
+    "superuser_name": "admin",
+}
+SUBNETS = [{"Subnet": "10.42.0.0/16", "Gateway": "10.42.0.1"}]
+
+
+def test_filter_names_are_prefixed() -> None:
+    assert all(name.startswith("cassandra_stack_") for name in FILTERS)
+    assert {"cassandra_stack_model", "cassandra_stack_swarm_hosts", "cassandra_stack_status_table"} <= set(FILTERS)
+
+
+def test_model_from_swarm_inspect_output() -> None:
+    hosts = FILTERS["cassandra_stack_swarm_hosts"](SWARM_NODES, HOST_INFOS)
+    stack = FILTERS["cassandra_stack_model"](SETTINGS, hosts, SUBNETS)
+    assert [(node["name"], node["host"]) for node in stack["nodes"]] == [
+        ("cdb1", "lab-host1"),
+        ("cdb2", "lab-host2"),
+        ("cdb3", "lab-host3"),
+    ]
+    assert stack["image"] == "172.30.42.1:5000/corral/cassandra:3.9"
+    assert isinstance(stack["nodes"][0], dict)
+
+
+@pytest.mark.parametrize(
+    ("nodes", "message"),
+    [
+        ([{**DEFAULT_NODES[0], "host_label": "hostname=cassandra7"}], "matches no swarm node"),
+        ([{**DEFAULT_NODES[0], "seed": False}], "no node is a seed"),
+    ],
+)
+def test_model_errors_become_filter_errors(nodes: list[dict[str, Any]], message: str) -> None:
+    hosts = FILTERS["cassandra_stack_swarm_hosts"](SWARM_NODES, HOST_INFOS)
+    settings = {**SETTINGS, "nodes": copy.deepcopy(nodes)}
+    with pytest.raises(AnsibleFilterError, match="nothing was changed") as raised:
+        FILTERS["cassandra_stack_model"](settings, hosts, SUBNETS)
+    assert message in str(raised.value)
+
+
+def test_swarm_hosts_error_becomes_filter_error() -> None:
+    infos = {"a": {"Swarm": {"NodeID": "id1"}}, "b": {"Swarm": {"NodeID": "id1"}}}
+    with pytest.raises(AnsibleFilterError, match="same swarm node"):
+        FILTERS["cassandra_stack_swarm_hosts"](SWARM_NODES, infos)
+
+
+def test_observe_error_becomes_filter_error() -> None:
+    hosts = FILTERS["cassandra_stack_swarm_hosts"](SWARM_NODES, HOST_INFOS)
+    stack = FILTERS["cassandra_stack_model"](SETTINGS, hosts, SUBNETS)
+    containers = [{"item": node, "exists": False} for node in stack["nodes"]]
+    data = [{"item": node, "stat": {"exists": node["name"] != "cdb1"}} for node in stack["nodes"]]
+    with pytest.raises(AnsibleFilterError, match="seed nodes cdb1 have an empty data directory"):
+        FILTERS["cassandra_stack_observe"](stack, containers, data, True)
+
+
+def test_auth_state_error_becomes_filter_error() -> None:
+    with pytest.raises(AnsibleFilterError, match="cannot read the replication"):
+        FILTERS["cassandra_stack_auth_state"]("", {"system_auth_replication": {}})
+
+
+def test_superuser_cql_takes_the_password_first() -> None:
+    assert "WITH PASSWORD = 'pw'" in FILTERS["cassandra_stack_superuser_cql"]("pw", "admin")

@@ -1,0 +1,213 @@
+"""Bring-up: what the hosts hold -> fresh or not, JVM options, and the start phases."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from ansible_collections.corral.cassandra.plugins.plugin_utils._stack_bringup import (
+    failures,
+    image_tag,
+    observe,
+    phases,
+)
+from ansible_collections.corral.cassandra.plugins.plugin_utils._stack_model import (
+    DEFAULT_NODES,
+    FAST_JOIN_JVM_OPTS,
+    FAST_START_JVM_OPTS,
+    StackError,
+    SwarmHost,
+    build_stack,
+)
+
+FAST = list(FAST_START_JVM_OPTS)
+JOIN = list(FAST_JOIN_JVM_OPTS)
+
+
+def lab_stack(jvm_extra_opts: list[str] | None = None) -> dict[str, Any]:
+    hosts = [
+        SwarmHost(f"id-{n}", f"lab-host{n}", {"hostname": f"cassandra{n}"}, "ready", "active", f"lab-host{n}")
+        for n in (1, 2, 3)
+    ]
+    settings = {
+        "name": "CassandraDB",
+        "nodes": copy.deepcopy(DEFAULT_NODES),
+        "cluster_name": "CassandraDB",
+        "image_repository": "cassandra",
+        "version": "3.9",
+        "network": "managed",
+        "superuser_name": "admin",
+        "jvm_extra_opts": jvm_extra_opts or [],
+    }
+    return build_stack(settings, hosts, [{"Subnet": "10.42.0.0/16"}]).to_dict()
+
+
+def container(node: dict[str, Any], running: bool = True, jvm: list[str] | None = None) -> dict[str, Any]:
+    env = ["PATH=/usr/bin"] + ([f"JVM_EXTRA_OPTS={' '.join(jvm)}"] if jvm else [])
+    return {
+        "item": node,
+        "exists": True,
+        "container": {"State": {"Running": running}, "Config": {"Image": "cassandra:3.9", "Env": env}},
+    }
+
+
+def absent(node: dict[str, Any]) -> dict[str, Any]:
+    return {"item": node, "exists": False, "container": None}
+
+
+def data(node: dict[str, Any], present: bool) -> dict[str, Any]:
+    return {"item": node, "stat": {"exists": present}}
+
+
+def test_empty_cluster_is_fresh_and_fast() -> None:
+    stack = lab_stack()
+    nodes = stack["nodes"]
+    seen = observe(stack, [absent(n) for n in nodes], [data(n, False) for n in nodes], True)
+    assert (seen["fresh"], seen["fast"]) == (True, True)
+    assert seen["nodes"]["cdb1"]["apply_jvm_extra_opts"] == FAST
+    assert seen["nodes"]["cdb2"]["apply_jvm_extra_opts"] == JOIN
+    assert seen["nodes"]["cdb2"]["plan_jvm_extra_opts"] == JOIN
+    assert seen["nodes"]["cdb1"]["exists"] is False
+    assert [n["jvm_extra_opts"] for n in seen["plan_nodes"]] == [FAST, JOIN, JOIN]
+
+
+def test_fast_start_can_be_turned_off() -> None:
+    stack = lab_stack(["-Dx=1"])
+    nodes = stack["nodes"]
+    seen = observe(stack, [absent(n) for n in nodes], [data(n, False) for n in nodes], False)
+    assert (seen["fresh"], seen["fast"]) == (True, False)
+    assert seen["nodes"]["cdb1"]["apply_jvm_extra_opts"] == ["-Dx=1"]
+
+
+@pytest.mark.parametrize(
+    ("current_jvm", "plan"),
+    [
+        (["-Dx=1", *FAST], ["-Dx=1", *FAST]),
+        (["-Dx=1", *JOIN], ["-Dx=1", *JOIN]),
+        (["-Dx=1"], ["-Dx=1"]),
+        (["-Dx=1", *FAST, "-Dother"], ["-Dx=1"]),
+        (None, ["-Dx=1"]),
+    ],
+)
+def test_cluster_with_data_keeps_the_first_start_options_of_a_container(
+    current_jvm: list[str] | None, plan: list[str]
+) -> None:
+    stack = lab_stack(["-Dx=1"])
+    nodes = stack["nodes"]
+    seen = observe(stack, [container(n, jvm=current_jvm) for n in nodes], [data(n, True) for n in nodes], True)
+    assert (seen["fresh"], seen["fast"]) == (False, False)
+    assert seen["nodes"]["cdb2"]["plan_jvm_extra_opts"] == plan
+    assert seen["nodes"]["cdb2"]["apply_jvm_extra_opts"] == ["-Dx=1"]
+    assert seen["nodes"]["cdb2"]["running"] is True
+
+
+def test_one_node_with_data_means_not_fresh() -> None:
+    stack = lab_stack()
+    nodes = stack["nodes"]
+    seen = observe(stack, [absent(n) for n in nodes], [data(n, n["name"] == "cdb1") for n in nodes], True)
+    assert seen["fresh"] is False
+
+
+def test_empty_seed_in_a_cluster_with_data_is_refused() -> None:
+    stack = lab_stack()
+    nodes = stack["nodes"]
+    with pytest.raises(StackError, match="seed nodes cdb1 have an empty data directory"):
+        observe(stack, [absent(n) for n in nodes], [data(n, n["name"] != "cdb1") for n in nodes], True)
+
+
+def test_unobserved_node_is_an_error() -> None:
+    stack = lab_stack()
+    nodes = stack["nodes"]
+    with pytest.raises(StackError, match="nodes cdb3 were not observed"):
+        observe(stack, [absent(n) for n in nodes[:2]], [data(n, False) for n in nodes], True)
+
+
+def plan(stack: dict[str, Any], changed: set[str]) -> list[dict[str, Any]]:
+    """Plan results as registered: check mode with changed_when: false, the would-be actions kept."""
+    return [
+        {"item": n, "changed": False, "actions": [f"created {n['name']}"] if n["name"] in changed else []}
+        for n in stack["nodes"]
+    ]
+
+
+def test_fresh_phases_seed_alone_then_the_rest_together() -> None:
+    stack = lab_stack()
+    nodes = stack["nodes"]
+    seen = observe(stack, [absent(n) for n in nodes], [data(n, False) for n in nodes], True)
+    result = phases(stack, seen, plan(stack, {"cdb1", "cdb2", "cdb3"}))
+    assert [[n["name"] for n in phase["nodes"]] for phase in result] == [["cdb1"], ["cdb2", "cdb3"]]
+    assert result[0]["nodes"][0]["jvm_extra_opts"] == FAST
+    assert result[1]["nodes"][0]["jvm_extra_opts"] == JOIN
+    assert result[0]["gate"] == {"listen": True, "ring": False, "cql": False, "schema": False}
+    assert not any(result[1]["gate"].values())
+    assert [n["name"] for n in result[0]["expected"]] == ["cdb1"]
+    assert result[1]["nodes"][0]["actions"] == ["created cdb2"]
+
+
+def test_rolling_phases_one_node_at_a_time() -> None:
+    stack = lab_stack()
+    nodes = stack["nodes"]
+    containers = [container(nodes[0]), container(nodes[1], running=False), absent(nodes[2])]
+    seen = observe(stack, containers, [data(n, n["name"] != "cdb3") for n in nodes], True)
+    result = phases(stack, seen, plan(stack, {"cdb2", "cdb3"}))
+    assert [[n["name"] for n in phase["nodes"]] for phase in result] == [["cdb2"], ["cdb3"]]
+    assert [[n["name"] for n in phase["expected"]] for phase in result] == [["cdb1", "cdb2"], ["cdb1", "cdb2", "cdb3"]]
+    assert all(all(phase["gate"].values()) for phase in result)
+    assert result[1]["nodes"][0]["jvm_extra_opts"] == []
+    assert [phase["nodes"][0]["drain"] for phase in result] == [False, False]
+
+
+def test_a_running_node_is_drained_before_it_is_recreated() -> None:
+    stack = lab_stack()
+    nodes = stack["nodes"]
+    seen = observe(stack, [container(n) for n in nodes], [data(n, True) for n in nodes], True)
+    planned = [
+        {"item": nodes[0], "actions": ["recreated cdb1: image changed 3.9 -> 3.10"]},
+        {"item": nodes[1], "actions": ["started cdb2"]},
+        {"item": nodes[2], "actions": []},
+    ]
+    result = phases(stack, seen, planned)
+    assert [(phase["nodes"][0]["name"], phase["nodes"][0]["drain"]) for phase in result] == [
+        ("cdb1", True),
+        ("cdb2", False),
+    ]
+
+
+def test_nothing_to_change_means_no_phase() -> None:
+    stack = lab_stack()
+    nodes = stack["nodes"]
+    seen = observe(stack, [container(n) for n in nodes], [data(n, True) for n in nodes], True)
+    assert phases(stack, seen, plan(stack, set())) == []
+
+
+@pytest.mark.parametrize(
+    ("image", "tag"),
+    [
+        ("172.30.42.1:5000/corral/cassandra:3.9", "3.9"),
+        ("cassandra:5.0.8", "5.0.8"),
+        ("cassandra", "latest"),
+        ("localhost:5000/cassandra", "latest"),
+        ("cassandra@sha256:abc", "sha256:abc"),
+    ],
+)
+def test_image_tag(image: str, tag: str) -> None:
+    assert image_tag(image) == tag
+
+
+@pytest.mark.parametrize(
+    ("registered", "report"),
+    [
+        ([{"results": [{"failed": False}]}, {"results": []}], []),
+        (
+            [
+                {"results": [{"failed": True, "msg": "Error pulling image x:9 - 404"}, {"failed": False}]},
+                {"skipped": True},
+            ],
+            ["lab-host1: Error pulling image x:9 - 404"],
+        ),
+        ([{}, {"failed": True, "msg": "boom"}], ["lab-host2: boom"]),
+    ],
+)
+def test_failures_per_host(registered: list[dict[str, Any]], report: list[str]) -> None:
+    assert failures(registered, ["lab-host1", "lab-host2"]) == report

@@ -1,0 +1,289 @@
+"""Compose export/import mapping: containers -> stack -> files -> stack -> Cassandra settings, plain containers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ansible_collections.corral.cassandra.plugins.plugin_utils import _rancher_compose as compose
+from ansible_collections.corral.cassandra.plugins.plugin_utils import _stack_compose as stack_compose
+from ansible_collections.corral.cassandra.plugins.plugin_utils._rancher_model import RancherComposeError
+from ansible_collections.corral.cassandra.plugins.plugin_utils._rancher_placement import place_stack
+
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "rancher"
+IMAGE = "172.30.42.1:5000/corral/cassandra:3.9"
+BUSYBOX = "172.30.42.1:5000/corral/busybox:stable"
+HOSTS = {f"lab-host{i}": {"hostname": f"cassandra{i}"} for i in (1, 2, 3)}
+
+
+def _node(index: int, stack: str = "CassandraDB", name: str | None = None) -> dict[str, Any]:
+    ip = f"10.42.0.{47 + index}"
+    env = [
+        "PATH=/usr/bin",
+        "JAVA_HOME=/opt/java",
+        f"CASSANDRA_LISTEN_ADDRESS={ip}",
+        f"CASSANDRA_BROADCAST_ADDRESS={ip}",
+        f"CASSANDRA_BROADCAST_RPC_ADDRESS={ip}",
+        "CASSANDRA_RPC_ADDRESS=0.0.0.0",
+        "CASSANDRA_SEEDS=10.42.0.48",
+        "CASSANDRA_CLUSTER_NAME=CassandraDB",
+        "CASSANDRA_DC=dc1",
+        "CASSANDRA_RACK=rack1",
+        "CASSANDRA_ENDPOINT_SNITCH=GossipingPropertyFileSnitch",
+        "MAX_HEAP_SIZE=512M",
+        "HEAP_NEWSIZE=128M",
+        "JVM_EXTRA_OPTS=-Dcassandra.skip_wait_for_gossip_to_settle=0 -Dcassandra.ring_delay_ms=1000",
+    ]
+    return {
+        "Name": f"/{name or f'cdb{index}'}",
+        "Config": {
+            "Image": IMAGE,
+            "Env": env,
+            "Labels": {
+                "io.corral.stack": stack,
+                "io.corral.service": f"cdb{index}",
+                "io.corral.role": "cassandra",
+                "io.corral.data-container": f"data{index}",
+                "io.corral.requested-ip": ip,
+                "io.corral.seed": "true" if index == 1 else "false",
+                "io.corral.host-label": f"hostname=cassandra{index}",
+                "io.corral.cassandra-yaml": '{"authenticator":"PasswordAuthenticator"}',
+                "io.corral.config-hash": "sha256:x",
+                "io.corral.java": "8",
+            },
+        },
+        "HostConfig": {"RestartPolicy": {"Name": "unless-stopped"}, "PortBindings": {}},
+    }
+
+
+def _data(index: int, stack: str = "CassandraDB") -> dict[str, Any]:
+    return {
+        "Name": f"/data{index}",
+        "Config": {
+            "Image": BUSYBOX,
+            "Labels": {
+                "io.corral.stack": stack,
+                "io.corral.role": "data",
+                "io.corral.sidekick-of": f"cdb{index}",
+                "io.corral.host-label": f"hostname=cassandra{index}",
+            },
+        },
+        "HostConfig": {"Binds": ["/cassandra/data:/var/lib/cassandra:rw"]},
+    }
+
+
+IMAGES = [{"RepoTags": [IMAGE], "Config": {"Env": ["PATH=/usr/bin", "JAVA_HOME=/opt/java"], "Labels": {"io.corral.java": "8"}}}]
+
+
+def _containers(stack: str = "CassandraDB") -> list[dict[str, Any]]:
+    return [item for i in (1, 2, 3) for item in (_node(i, stack), _data(i, stack))]
+
+
+def _export(stack: str = "CassandraDB") -> dict[str, str]:
+    model = stack_compose.from_containers(stack, _containers(stack), IMAGES)
+    return compose.render_stack(compose.with_export_defaults(model))
+
+
+def test_export_shows_what_the_stack_asked_for() -> None:
+    files = _export()
+    doc = compose.yaml.safe_load(files["docker-compose.yml"])
+    cdb1 = doc["services"]["cdb1"]
+    assert cdb1["image"] == IMAGE
+    assert cdb1["environment"] == {
+        "CASSANDRA_CLUSTER_NAME": "CassandraDB",
+        "CASSANDRA_DC": "dc1",
+        "CASSANDRA_ENDPOINT_SNITCH": "GossipingPropertyFileSnitch",
+        "CASSANDRA_RACK": "rack1",
+        "CASSANDRA_SEEDS": "10.42.0.48",
+        "HEAP_NEWSIZE": "128M",
+        "MAX_HEAP_SIZE": "512M",
+    }
+    assert cdb1["volumes_from"] == ["data1"]
+    assert cdb1["labels"]["io.rancher.container.requested_ip"] == "10.42.0.48"
+    assert cdb1["labels"]["io.rancher.sidekicks"] == "data1"
+    assert cdb1["labels"]["io.rancher.scheduler.affinity:host_label"] == "hostname=cassandra1"
+    assert "io.corral.java" not in cdb1["labels"]
+    data1 = doc["services"]["data1"]
+    assert data1 == {
+        "image": BUSYBOX,
+        "volumes": ["/cassandra/data:/var/lib/cassandra"],
+        "labels": {
+            "io.rancher.container.start_once": "true",
+            "io.rancher.scheduler.affinity:host_label": "hostname=cassandra1",
+        },
+    }
+    rancher = compose.yaml.safe_load(files["rancher-compose.yml"])
+    assert rancher["services"]["cdb1"]["health_check"]["port"] == 9042
+    assert rancher["services"]["cdb1"]["retain_ip"] is True
+
+
+def test_export_of_a_renamed_stack_gives_the_same_files() -> None:
+    assert _export("CassandraDB") == _export("CassandraDB2")
+
+
+def test_export_skips_rollback_copies_and_other_stacks() -> None:
+    containers = [*_containers(), _node(1, name="cdb1-rollback"), _node(1, stack="other", name="x")]
+    model = stack_compose.from_containers("CassandraDB", containers, IMAGES)
+    assert sorted(model.services) == ["cdb1", "cdb2", "cdb3", "data1", "data2", "data3"]
+
+
+def test_export_of_nothing_says_so() -> None:
+    with pytest.raises(RancherComposeError, match="no container on these hosts carries the label io.corral.stack=gone"):
+        stack_compose.from_containers("gone", _containers(), IMAGES)
+
+
+def test_import_of_an_export_gives_the_cassandra_settings() -> None:
+    files = _export()
+    stack = compose.parse_stack("CassandraDB2", files["docker-compose.yml"], files["rancher-compose.yml"])
+    settings = stack_compose.cassandra_settings(stack, {})
+    assert settings["image_repository"] == "172.30.42.1:5000/corral/cassandra"
+    assert settings["version"] == "3.9"
+    assert settings["cluster_name"] == "CassandraDB"
+    assert settings["max_heap_size"] == "512M"
+    assert settings["busybox_image"] == BUSYBOX
+    assert [node["name"] for node in settings["nodes"]] == ["cdb1", "cdb2", "cdb3"]
+    cdb1 = settings["nodes"][0]
+    assert cdb1 == {
+        "name": "cdb1",
+        "host_label": "hostname=cassandra1",
+        "ip": "10.42.0.48",
+        "seed": True,
+        "data_container": "data1",
+        "data_dir": "/cassandra/data",
+        "published_ports": [],
+        "env": {},
+        "jvm_extra_opts": [],
+        "cassandra_yaml": {"authenticator": "PasswordAuthenticator"},
+        "dc": "dc1",
+        "rack": "rack1",
+    }
+    assert [node["seed"] for node in settings["nodes"]] == [True, False, False]
+    assert stack_compose.plain_containers(stack, place_stack(stack, HOSTS), "managed") == []
+
+
+def test_classic_rancher_file_names_the_missing_addresses() -> None:
+    text = (FIXTURES / "cassandra" / "docker-compose.yml").read_text()
+    stack = compose.parse_stack("CassandraDB", text, (FIXTURES / "cassandra" / "rancher-compose.yml").read_text())
+    with pytest.raises(RancherComposeError) as error:
+        stack_compose.cassandra_settings(stack, {})
+    assert error.value.problems == [
+        "service 'cdb2' (Cassandra): io.rancher.container.requested_ip is missing: each node needs a fixed address",
+        "service 'cdb3' (Cassandra): io.rancher.container.requested_ip is missing: each node needs a fixed address",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (
+            lambda d: d["services"]["cdb2"]["environment"].update(CASSANDRA_CLUSTER_NAME="Other"),
+            "environment CASSANDRA_CLUSTER_NAME must be the same on every Cassandra service "
+            "(cdb1: 'CassandraDB', cdb2: 'Other', cdb3: 'CassandraDB')",
+        ),
+        (
+            lambda d: d["services"]["cdb1"].update(command="cassandra -f"),
+            "service 'cdb1' (Cassandra): command is not supported on a Cassandra node",
+        ),
+        (
+            lambda d: d["services"]["data1"].update(volumes=["/x:/data"]),
+            "service 'data1' (data sidekick of 'cdb1'): volumes must be one host directory bound to "
+            "/var/lib/cassandra, like /cassandra/data:/var/lib/cassandra; got ['/x:/data']",
+        ),
+        (
+            lambda d: d["services"]["cdb1"]["environment"].update(CASSANDRA_SEEDS="10.42.9.9"),
+            "environment CASSANDRA_SEEDS must be the same on every Cassandra service "
+            "(cdb1: '10.42.9.9', cdb2: '10.42.0.48', cdb3: '10.42.0.48')",
+        ),
+        (
+            lambda d: d["services"]["cdb1"]["labels"].update(team="db"),
+            "service 'cdb1' (Cassandra): labels team are not supported on a Cassandra node",
+        ),
+    ],
+)
+def test_cassandra_path_refuses_what_it_cannot_honour(change: Any, problem: str) -> None:
+    files = _export()
+    doc = compose.yaml.safe_load(files["docker-compose.yml"])
+    change(doc)
+    stack = compose.parse_stack("X", compose.yaml.safe_dump(doc), files["rancher-compose.yml"])
+    with pytest.raises(RancherComposeError) as error:
+        stack_compose.cassandra_settings(stack, {})
+    assert problem in error.value.problems
+
+
+def test_web_stack_becomes_plain_containers_spread_over_two_hosts() -> None:
+    stack = compose.parse_stack(
+        "web",
+        (FIXTURES / "web" / "docker-compose.yml").read_text(),
+        (FIXTURES / "web" / "rancher-compose.yml").read_text(),
+        hosts=HOSTS,
+    )
+    assert stack_compose.cassandra_settings(stack, {}) == {}
+    plan = stack_compose.plain_containers(stack, place_stack(stack, HOSTS), "managed")
+    assert [(item["name"], item["host"]) for item in plan] == [
+        ("web-web-data-1", "lab-host1"),
+        ("web-web-data-2", "lab-host2"),
+        ("web-web-1", "lab-host1"),
+        ("web-web-2", "lab-host2"),
+    ]
+    web1 = plan[2]["options"]
+    assert web1["volumes_from"] == ["web-web-data-1"]
+    assert web1["env"]["MOTD"] == "tickets from $5"
+    assert web1["published_ports"] == ["8080:80/tcp"]
+    assert web1["networks"] == []
+    assert web1["network_mode"] == "managed"
+    assert web1["labels"]["io.corral.stack"] == "web"
+    assert web1["labels"]["io.corral.role"] == "compose"
+    assert plan[0]["start_once"] is True
+    assert plan[0]["options"]["restart_policy"] == "no"
+
+
+def test_plain_containers_export_back_to_the_same_files() -> None:
+    text = (FIXTURES / "web" / "docker-compose.yml").read_text()
+    stack = compose.parse_stack("web", text, (FIXTURES / "web" / "rancher-compose.yml").read_text(), hosts=HOSTS)
+    plan = stack_compose.plain_containers(stack, place_stack(stack, HOSTS), "managed")
+    running = [
+        {"Name": f"/{item['name']}", "Config": {"Image": item["options"]["image"], "Labels": item["options"]["labels"]}}
+        for item in plan
+    ]
+    exported = stack_compose.from_containers("web", running, [])
+    assert compose.render_stack(exported) == compose.render_stack(stack)
+
+
+def test_conflicts_name_other_stacks_containers() -> None:
+    planned = [{"host": "lab-host1", "name": "cdb1", "ip": "10.42.0.48"}]
+    containers = {
+        "lab-host1": [
+            {"Names": ["/cdb1"], "Labels": {"io.corral.stack": "CassandraDB"}, "NetworkSettings": {"Networks": {}}}
+        ],
+        "lab-host2": [
+            {
+                "Names": ["/probe"],
+                "Labels": {},
+                "NetworkSettings": {"Networks": {"managed": {"IPAMConfig": {"IPv4Address": "10.42.0.48"}}}},
+            }
+        ],
+    }
+    assert stack_compose.conflicts(planned, "CassandraDB2", containers, "managed") == [
+        "container cdb1 (for lab-host1) already exists on lab-host1 and belongs to stack 'CassandraDB': "
+        "remove that first (remove.yml -e stack=NAME)",
+        "address 10.42.0.48 (for cdb1) is held on managed by container probe on lab-host2, "
+        "which belongs to no stack of this collection",
+    ]
+    assert stack_compose.conflicts(planned, "CassandraDB", containers, "managed") == [
+        "address 10.42.0.48 (for cdb1) is held on managed by container probe on lab-host2, "
+        "which belongs to no stack of this collection",
+    ]
+
+
+def test_host_data_dirs() -> None:
+    assert stack_compose.host_data_dirs(_containers(), "CassandraDB") == ["/cassandra/data"]
+    assert stack_compose.host_data_dirs(_containers(), "other") == []
+
+
+def test_recorded_service_is_compact_json() -> None:
+    text = (FIXTURES / "web" / "docker-compose.yml").read_text()
+    stack = compose.parse_stack("web", text, (FIXTURES / "web" / "rancher-compose.yml").read_text())
+    plan = stack_compose.plain_containers(stack, place_stack(stack, HOSTS), "managed")
+    assert json.loads(plan[0]["options"]["labels"]["io.corral.compose-service"])["name"] == "web-data"
