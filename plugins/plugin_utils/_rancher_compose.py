@@ -88,7 +88,7 @@ class _Loader(yaml.SafeLoader):
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
         seen: set[Any] = set()
-        for key_node, _ in node.value:
+        for key_node, _value_node in node.value:
             key = self.construct_object(key_node, deep=deep)
             if isinstance(key, Hashable) and key in seen:
                 raise yaml.constructor.ConstructorError(None, None, f"key {key!r} is given twice", key_node.start_mark)
@@ -489,7 +489,7 @@ class _Reader:
         where = f"{DOCKER_COMPOSE}: service {service.name!r}"
         unit = {primary.name, *primary.sidekicks}
         for entry in service.volumes_from:
-            source, _, mode = entry.partition(":")
+            source, _sep, mode = entry.partition(":")
             if mode not in ("", "ro", "rw") or source not in stack.services:
                 self.problems.append(f"{where}: volumes_from names {entry!r}, which is not a service of this stack")
             elif source == service.name or source not in unit:

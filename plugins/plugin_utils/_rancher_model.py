@@ -70,7 +70,7 @@ def is_cassandra_image(image: str) -> bool:
 
 def split_rule(rule: str) -> tuple[str, str]:
     """'hostname=cassandra1' -> ('hostname', 'cassandra1')."""
-    key, _, value = rule.partition("=")
+    key, _sep, value = rule.partition("=")
     return key.strip(), value.strip()
 
 

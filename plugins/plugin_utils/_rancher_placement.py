@@ -59,7 +59,7 @@ def _published(service: Service) -> set[str]:
     for port in service.ports:
         match = _PUBLISHED.match(port)
         if match:
-            first, _, last = match["host"].partition("-")
+            first, _sep, last = match["host"].partition("-")
             result.update(f"{number}/{match['proto'] or 'tcp'}" for number in range(int(first), int(last or first) + 1))
     return result
 
@@ -174,7 +174,7 @@ def place_stack(stack: RancherStack, hosts: Mapping[str, Mapping[str, str]]) -> 
     if not search(0):
         raise RancherComposeError([deepest[1]])
     hosts_of: dict[str, list[str]] = {}
-    for (unit, _, _), host in zip(slots, chosen):
+    for (unit, _rank, _count), host in zip(slots, chosen):
         for service in unit.services:
             hosts_of.setdefault(service.name, []).append(host)
     return {name: hosts_of.get(name, []) for name in stack.services}

@@ -23,7 +23,7 @@ def inspect(host: Host, name: str) -> dict:
 
 @pytest.mark.parametrize("node", NODES)
 def test_node_on_the_host_its_label_names(host: Host, hosts: dict[str, Host], node: str) -> None:
-    inventory_host, label, _, data = NODES[node]
+    inventory_host, label, _ip, data = NODES[node]
     key, value = label.split("=")
     swarm = json.loads(host.check_output(f"docker node inspect {inventory_host}"))[0]
     assert swarm["Spec"]["Labels"][key] == value
