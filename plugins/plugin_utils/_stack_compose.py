@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -79,7 +79,7 @@ def _labels(container: Mapping[str, Any]) -> dict[str, str]:
 def _env(values: Any) -> dict[str, str]:
     result: dict[str, str] = {}
     for item in values or []:
-        key, _, value = str(item).partition("=")
+        key, _sep, value = str(item).partition("=")
         result[key] = value
     return result
 
@@ -112,7 +112,9 @@ def _binds(container: Mapping[str, Any]) -> list[str]:
 # --- export ----------------------------------------------------------------------------------------
 
 
-def from_containers(name: str, containers: list[Mapping[str, Any]], images: list[Mapping[str, Any]]) -> RancherStack:
+def from_containers(
+    name: str, containers: Sequence[Mapping[str, Any]], images: Sequence[Mapping[str, Any]]
+) -> RancherStack:
     """docker inspect of a stack's containers and of their images (on every host) -> the stack.
 
     A Cassandra node gives two services: itself and its data sidekick. What the image sets
@@ -495,7 +497,7 @@ def _plain_container(stack: str, service: Service, index: int, host: str, networ
         "volumes": list(service.volumes),
         "volumes_from": [
             container_name(stack, source, index) + (f":{mode}" if mode else "")
-            for source, _, mode in (entry.partition(":") for entry in service.volumes_from)
+            for source, _sep, mode in (entry.partition(":") for entry in service.volumes_from)
         ],
         "published_ports": list(service.ports),
         "networks": endpoints,
@@ -526,7 +528,7 @@ def _plain_container(stack: str, service: Service, index: int, host: str, networ
 # --- remove ----------------------------------------------------------------------------------------
 
 
-def host_data_dirs(containers: list[Mapping[str, Any]], name: str) -> list[str]:
+def host_data_dirs(containers: Sequence[Mapping[str, Any]], name: str) -> list[str]:
     """The host directories the stack's containers bind (data containers and plain ones), sorted."""
     result: set[str] = set()
     for container in containers:
@@ -543,7 +545,7 @@ def host_data_dirs(containers: list[Mapping[str, Any]], name: str) -> list[str]:
 # --- import: what is already there ---------------------------------------------------------------
 
 
-def planned(plain: list[Mapping[str, Any]], nodes: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def planned(plain: Sequence[Mapping[str, Any]], nodes: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """[{host, name, ip}] of every container an import creates: Cassandra nodes (from the stack model),
     their data containers, and the plain containers."""
     result: list[dict[str, Any]] = []
@@ -557,7 +559,7 @@ def planned(plain: list[Mapping[str, Any]], nodes: list[Mapping[str, Any]]) -> l
 
 
 def conflicts(
-    planned: list[Mapping[str, Any]], name: str, containers: Mapping[str, list[Mapping[str, Any]]], network: str
+    planned: Sequence[Mapping[str, Any]], name: str, containers: Mapping[str, Sequence[Mapping[str, Any]]], network: str
 ) -> list[str]:
     """Containers of the plan ({host, name, ip}) that clash with containers of other stacks, on any host.
 

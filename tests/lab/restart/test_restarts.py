@@ -12,9 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from testinfra.host import Host
-
 from cluster import NODES, cql, select_count, wait_until_up_normal
+from testinfra.host import Host
 
 testinfra_hosts = ["lab-manager"]
 ROOT = Path(__file__).resolve().parents[3]

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from testinfra.host import Host
 
 LAB_REGISTRY = "172.30.42.1:5000"

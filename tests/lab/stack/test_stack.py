@@ -5,9 +5,8 @@ import json
 from collections.abc import Callable
 
 import pytest
-from testinfra.host import Host
-
 from cluster import CITIES, NODES, STACK, cql, nodetool, select_count, up_normal
+from testinfra.host import Host
 
 testinfra_hosts = ["lab-manager"]
 
@@ -78,7 +77,7 @@ def test_weather_written_through_one_node_read_at_quorum_from_each(hosts: dict[s
 
 def test_default_login_refused(hosts: dict[str, Host]) -> None:
     rc, out = cql(hosts["cdb1"], "cdb1", "SELECT release_version FROM system.local;",
-                  user="cassandra", password="cassandra")  # noqa: S106 - the well-known default must fail
+                  user="cassandra", password="cassandra")
     assert rc != 0
     assert "AuthenticationFailed" in out or "Bad credentials" in out or "not allowed to log in" in out, out
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +75,12 @@ def _data(index: int, stack: str = "CassandraDB") -> dict[str, Any]:
     }
 
 
-IMAGES = [{"RepoTags": [IMAGE], "Config": {"Env": ["PATH=/usr/bin", "JAVA_HOME=/opt/java"], "Labels": {"io.corral.java": "8"}}}]
+IMAGES = [
+    {
+        "RepoTags": [IMAGE],
+        "Config": {"Env": ["PATH=/usr/bin", "JAVA_HOME=/opt/java"], "Labels": {"io.corral.java": "8"}},
+    }
+]
 
 
 def _containers(stack: str = "CassandraDB") -> list[dict[str, Any]]:
@@ -130,7 +136,9 @@ def test_export_skips_rollback_copies_and_other_stacks() -> None:
 
 
 def test_export_of_nothing_says_so() -> None:
-    with pytest.raises(RancherComposeError, match="no container on these hosts carries the label io.corral.stack=gone"):
+    with pytest.raises(
+        RancherComposeError, match=re.escape("no container on these hosts carries the label io.corral.stack=gone")
+    ):
         stack_compose.from_containers("gone", _containers(), IMAGES)
 
 

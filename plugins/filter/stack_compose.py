@@ -1,0 +1,88 @@
+# Copyright (c) corral.cassandra developers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+# SPDX-License-Identifier: Apache-2.0
+"""Filters of the stack_compose role: running containers -> stack (export), stack -> deployments (import).
+
+Thin wrappers: the logic lives in plugins/plugin_utils/_stack_compose.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.corral.cassandra.plugins.plugin_utils import _stack_compose as stack_compose
+from ansible_collections.corral.cassandra.plugins.plugin_utils._rancher_model import RancherComposeError, RancherStack
+
+
+def _plain(value: Any) -> Any:
+    """Ansible's lazy containers and tagged strings -> plain dicts, lists and scalars."""
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, bool) or value is None:
+        return value
+    for kind in (int, float, str):
+        if isinstance(value, kind):
+            return kind(value)
+    return value
+
+
+def from_containers(containers: list[Any], name: str, images: list[Any] | None = None) -> dict[str, Any]:
+    """docker inspect of the stack's containers and of their images -> the stack as plain data."""
+    try:
+        return _plain(stack_compose.from_containers(str(name), _plain(containers), _plain(images or [])).to_dict())
+    except RancherComposeError as exc:
+        raise AnsibleFilterError(f"the stack {name!r} cannot be exported; nothing was written:\n{exc}") from None
+
+
+def cassandra_settings(stack: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
+    """A parsed stack + the settings in force -> cassandra_stack_* settings for its Cassandra services ({} if none)."""
+    try:
+        return _plain(stack_compose.cassandra_settings(RancherStack.from_dict(_plain(stack)), _plain(current)))
+    except RancherComposeError as exc:
+        name = _plain(stack).get("name")
+        raise AnsibleFilterError(
+            f"the Rancher stack {name!r} cannot be imported; nothing was changed:\n{exc}"
+        ) from None
+
+
+def plain_containers(stack: dict[str, Any], placement: dict[str, list[str]], network: str) -> list[dict[str, Any]]:
+    """A parsed, placed stack -> the containers of its services that are not Cassandra."""
+    try:
+        return _plain(
+            stack_compose.plain_containers(RancherStack.from_dict(_plain(stack)), _plain(placement), str(network))
+        )
+    except RancherComposeError as exc:
+        raise AnsibleFilterError(f"the Rancher stack cannot be imported; nothing was changed:\n{exc}") from None
+
+
+def host_data_dirs(containers: list[Any], name: str) -> list[str]:
+    """The host directories bound by the stack's data containers and plain containers."""
+    return stack_compose.host_data_dirs(_plain(containers), str(name))
+
+
+def planned(plain: list[Any], nodes: list[Any]) -> list[dict[str, Any]]:
+    """[{host, name, ip}] of the containers an import creates (plain containers + the model's nodes)."""
+    return stack_compose.planned(_plain(plain), _plain(nodes))
+
+
+def conflicts(planned: list[Any], name: str, containers: dict[str, Any], network: str) -> list[str]:
+    """Planned containers that clash (by name or address) with containers of other stacks."""
+    return stack_compose.conflicts(_plain(planned), str(name), _plain(containers), str(network))
+
+
+class FilterModule:
+    """corral.cassandra.stack_compose_* filters."""
+
+    def filters(self) -> dict[str, Callable[..., Any]]:
+        return {
+            "stack_compose_from_containers": from_containers,
+            "stack_compose_cassandra_settings": cassandra_settings,
+            "stack_compose_plain_containers": plain_containers,
+            "stack_compose_host_data_dirs": host_data_dirs,
+            "stack_compose_planned": planned,
+            "stack_compose_conflicts": conflicts,
+        }
