@@ -128,27 +128,28 @@ SH
 # The lab hosts as production reaches them: SSH as the unprivileged user, with become.
 # Written here because only the lab knows where its key is.
 write_ssh_inventory() {
-  local entry name ip
+  local entry name ip group
+  host_entry() {
+    printf '        %s:\n' "$1"
+    printf '          ansible_host: %s\n' "$2"
+    # Host variables: they win over the lab's group_vars, which reach hosts through docker.
+    printf '          ansible_connection: ssh\n'
+    printf '          ansible_user: %s\n' "$LAB_SSH_USER"
+    printf '          ansible_become: true\n'
+    printf '          ansible_ssh_private_key_file: %s\n' "$LAB_CACHE/ssh/id_ed25519"
+    printf '          ansible_ssh_common_args: -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null\n'
+  }
   {
     echo "all:"
-    echo "  vars:"
-    echo "    ansible_connection: ssh"
-    echo "    ansible_user: $LAB_SSH_USER"
-    echo "    ansible_become: true"
-    echo "    ansible_ssh_private_key_file: $LAB_CACHE/ssh/id_ed25519"
-    echo "    ansible_ssh_common_args: -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
     echo "  children:"
-    echo "    orchestrator:"
-    echo "      hosts:"
-    for entry in "${LAB_HOSTS[@]}"; do
-      name=${entry%% *}; ip=${entry##* }
-      [ "$name" = lab-manager ] && printf '        %s:\n          ansible_host: %s\n' "$name" "$ip"
-    done
-    echo "    cassandra_hosts:"
-    echo "      hosts:"
-    for entry in "${LAB_HOSTS[@]}"; do
-      name=${entry%% *}; ip=${entry##* }
-      [ "$name" = lab-manager ] || printf '        %s:\n          ansible_host: %s\n' "$name" "$ip"
+    for group in orchestrator cassandra_hosts; do
+      echo "    $group:"
+      echo "      hosts:"
+      for entry in "${LAB_HOSTS[@]}"; do
+        name=${entry%% *}; ip=${entry##* }
+        if [ "$name" = lab-manager ] && [ "$group" = orchestrator ]; then host_entry "$name" "$ip"; fi
+        if [ "$name" != lab-manager ] && [ "$group" = cassandra_hosts ]; then host_entry "$name" "$ip"; fi
+      done
     done
   } > "$LAB_CACHE/ssh/inventory.yml"
 }
