@@ -12,7 +12,7 @@ LAB_REGISTRY = "172.30.42.1:5000"
 def test_reached_as_unprivileged_user_with_become(host: Host) -> None:
     assert host.check_output("id -un") == "root"
     assert host.check_output("echo $SUDO_USER") == "corral"
-    assert host.backend.get_connection_type() == "ssh"
+    assert host.ansible.get_variables()["ansible_connection"] == "ssh"
 
 
 def test_engine_running_with_its_settings(host: Host) -> None:
