@@ -38,11 +38,26 @@ if pgrep -x dockerd >/dev/null; then
   die "dockerd runs but does not answer; look at $LAB_CACHE/dockerd.log"
 fi
 mkdir -p "$LAB_CACHE"
-log "starting dockerd (log: $LAB_CACHE/dockerd.log)"
+show_log() { echo "--- last lines of $1:" >&2; tail -n 25 "$1" >&2 || true; }
 if pidof systemd >/dev/null 2>&1 && [ "$(cat /proc/1/comm)" = systemd ]; then
-  systemctl enable --now docker
-else
-  setsid dockerd >"$LAB_CACHE/dockerd.log" 2>&1 < /dev/null &
+  log "starting docker.service"
+  systemctl enable --now containerd docker
+  for _ in $(seq 60); do docker info >/dev/null 2>&1 && exit 0; sleep 1; done
+  die "docker.service did not answer within 60 s; see journalctl -u docker"
 fi
-for _ in $(seq 60); do docker info >/dev/null 2>&1 && exit 0; sleep 1; done
-die "dockerd did not start within 60 s; see $LAB_CACHE/dockerd.log"
+
+# No systemd: start containerd, then dockerd, in the background. Sockets left by a
+# previous boot of this machine make dockerd dial a containerd that is not there.
+if ! pgrep -x containerd >/dev/null; then
+  rm -f /run/containerd/containerd.sock /run/containerd/containerd.sock.ttrpc
+  log "starting containerd (log: $LAB_CACHE/containerd.log)"
+  setsid containerd >"$LAB_CACHE/containerd.log" 2>&1 < /dev/null &
+  for _ in $(seq 60); do [ -S /run/containerd/containerd.sock ] && break; sleep 1; done
+  [ -S /run/containerd/containerd.sock ] || { show_log "$LAB_CACHE/containerd.log"; die "containerd did not start within 60 s"; }
+fi
+rm -f /var/run/docker.pid /var/run/docker.sock
+log "starting dockerd (log: $LAB_CACHE/dockerd.log)"
+setsid dockerd --containerd=/run/containerd/containerd.sock >"$LAB_CACHE/dockerd.log" 2>&1 < /dev/null &
+for _ in $(seq 90); do docker info >/dev/null 2>&1 && exit 0; sleep 1; done
+show_log "$LAB_CACHE/dockerd.log"
+die "dockerd did not start within 90 s; see $LAB_CACHE/dockerd.log"
