@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from upgrade_lab import DATA, FROM, NODES, TO, client_runs, image, overlay_ip, ring_states, verify_rows
+from upgrade_lab import DATA, FROM, NODES, TO, client_runs, image, overlay_ip, playbook, ring_states, verify_rows
 
 testinfra_hosts = ["lab-manager"]
 
@@ -49,3 +49,11 @@ def test_the_client_saw_no_failed_operation() -> None:
     run = client_runs()["1000000"]
     assert run["totals"]["ops"] > 0
     assert run["totals"]["failed"] == 0, run["errors"][:5]
+
+
+def test_status_table_shows_upgraded_nodes_and_rollback() -> None:
+    result = playbook("playbooks/status.yml")
+    assert result.returncode == 0, result.stdout[-2000:]
+    rows = [line for line in result.stdout.splitlines() if line.strip().startswith(tuple(NODES))]
+    assert len(rows) == 3, result.stdout[-2000:]
+    assert all(f"upgraded from {FROM}, rollback available" in row for row in rows), rows
