@@ -1,0 +1,202 @@
+"""Times the rolling upgrade of the lab's three nodes against one node's restart, in the same run.
+
+    .venv/bin/python bench/upgrade.py                         3.9 -> 3.10 (the lab's classic upgrade)
+    .venv/bin/python bench/upgrade.py --from 4.1.10 --to 5.0.8
+
+It starts from nothing (removes the stack and its data), deploys --from with site.yml, writes 10,000
+rows and starts the test client (tests/lab/upgrade/cqlclient.py: writes and reads at QUORUM, one at
+a time, in a container on the overlay). Then, with the client running:
+
+  1. before:  --baseline seconds of client traffic alone;
+  2. restart: one node (cdb3) restarted as the upgrade does it - nodetool disablebinary, the same grace,
+              drain, container restart - until its peers see it Up/Normal and it answers CQL;
+  3. upgrade: `ansible-playbook upgrade.yml -e version=--to`, timed as a whole and from its first
+              disablebinary (after the preflight checks) to its end;
+  4. rollback (timed, not judged), which leaves the stack on --from.
+
+A serial upgrade cannot beat 3x one restart; the target is within 3.3x. The client's operations per
+second and p99 latency during the upgrade are compared with before it (target: p99 within 2x).
+Run it under the lab lock: flock .cache/lab.lock .venv/bin/python bench/upgrade.py. Results: .cache/bench-upgrade.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+CLIENT = [sys.executable, str(ROOT / "tests" / "lab" / "upgrade" / "labclient.py")]
+PLAYBOOK = str(ROOT / ".venv" / "bin" / "ansible-playbook")
+VICTIM, VICTIM_HOST, VICTIM_IP = "cdb3", "corral-lab-host3", "10.42.0.50"
+PEERS = {"cdb1": "corral-lab-host1", "cdb2": "corral-lab-host2"}
+GRACE = 5  # cassandra_upgrade_client_grace's default: the restart gets the same
+LOG = ROOT / ".cache" / "bench-upgrade.log"
+
+
+def log(text: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+def playbook(*args: str) -> tuple[float, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ANSIBLE_")}
+    env.update(
+        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks",
+        PATH=f"{ROOT / '.venv' / 'bin'}:{env.get('PATH', '')}",
+    )
+    started = time.time()
+    done = subprocess.run([PLAYBOOK, *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    elapsed = time.time() - started
+    with LOG.open("a", encoding="utf-8") as handle:
+        handle.write(f"\n===== ansible-playbook {' '.join(args)} ({elapsed:.1f} s, rc {done.returncode})\n")
+        handle.write(done.stdout + done.stderr)
+    if done.returncode != 0:
+        raise SystemExit(f"ansible-playbook {' '.join(args)} failed: see {LOG}")
+    return elapsed, done.stdout
+
+
+def client(*args: str) -> str:
+    return subprocess.run([*CLIENT, *args], capture_output=True, text=True, check=True, timeout=900).stdout
+
+
+def lab(host: str, *argv: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["docker", "exec", host, *argv], capture_output=True, text=True, check=False, timeout=timeout)
+
+
+def victim_healthy() -> bool:
+    """Both peers see the victim Up/Normal and it answers CQL (a login refusal is an answer)."""
+    for node, host in PEERS.items():
+        status = lab(host, "docker", "exec", node, "nodetool", "status").stdout
+        if not re.search(rf"^UN\s+{re.escape(VICTIM_IP)}\s", status, re.MULTILINE):
+            return False
+    cql = lab(
+        VICTIM_HOST,
+        "docker",
+        "exec",
+        VICTIM,
+        "cqlsh",
+        "--connect-timeout=5",
+        VICTIM_IP,
+        "-e",
+        "SELECT now() FROM system.local",
+    )
+    text = cql.stdout + cql.stderr
+    return cql.returncode == 0 or "AuthenticationFailed" in text or "Bad credentials" in text
+
+
+def restart_one_node() -> float:
+    """A node's restart as the upgrade does it, to Up/Normal as its peers see it and answering CQL."""
+    started = time.time()
+    lab(VICTIM_HOST, "docker", "exec", VICTIM, "nodetool", "disablebinary")
+    time.sleep(GRACE)
+    lab(VICTIM_HOST, "docker", "exec", VICTIM, "nodetool", "drain", timeout=600)
+    lab(VICTIM_HOST, "docker", "restart", "-t", "120", VICTIM, timeout=300)
+    while not victim_healthy():
+        if time.time() - started > 600:
+            raise SystemExit(f"{VICTIM} did not come back within 600 s")
+        time.sleep(1)
+    return time.time() - started
+
+
+def first_quiesce(output: str) -> float | None:
+    """Seconds into the run when the first node was quiesced, from the profile_tasks timestamps."""
+    lines = output.splitlines()
+    for index, line in enumerate(lines):
+        if line.startswith("TASK [") and "nodetool disablebinary" in line:
+            for following in lines[index + 1 : index + 4]:
+                match = re.search(r"\)\s+(\d+):(\d+):(\d+)\.(\d+)\s", following + " ")
+                if match:
+                    hours, minutes, seconds, fraction = match.groups()
+                    return int(hours) * 3600 + int(minutes) * 60 + int(seconds) + float(f"0.{fraction}")
+    return None
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0.0
+
+
+def window(stats: list[dict[str, Any]], start: float, end: float) -> dict[str, float]:
+    lines = [line for line in stats if start <= line["t"] < end]
+    latencies = [value for line in lines for value in line.get("lat_ms", [])]
+    seconds = sum(line["seconds"] for line in lines) or 1.0
+    return {
+        "seconds": round(seconds, 1),
+        "ops": sum(line["ops"] for line in lines),
+        "failed": sum(line["failed"] for line in lines),
+        "ops_per_s": round(sum(line["ops"] for line in lines) / seconds, 1),
+        "p50_ms": round(percentile(latencies, 0.50), 1),
+        "p99_ms": round(percentile(latencies, 0.99), 1),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--from", dest="source", default="3.9")
+    parser.add_argument("--to", dest="target", default="3.10")
+    parser.add_argument("--baseline", type=float, default=60)
+    args = parser.parse_args()
+    LOG.parent.mkdir(parents=True, exist_ok=True)
+    LOG.write_text("", encoding="utf-8")
+
+    log(f"starting from nothing: {args.source} with site.yml")
+    playbook("molecule/upgrade/reset.yml")
+    deploy = playbook("site.yml", "-e", f"cassandra_stack_version={args.source}")[0]
+    log(f"deployed in {deploy:.0f} s; writing 10,000 rows, starting the client")
+    client("load", "--rows", "10000")
+    client("start", "--start-id", "1000000")
+    marks: dict[str, float] = {"before": time.time()}
+    time.sleep(args.baseline)
+
+    log(f"restarting {VICTIM} as the upgrade would")
+    marks["restart"] = time.time()
+    restart = restart_one_node()
+    log(f"{VICTIM} back to Up/Normal and CQL in {restart:.1f} s")
+    time.sleep(20)
+
+    log(f"upgrading to {args.target}")
+    marks["upgrade"] = time.time()
+    upgrade, output = playbook("upgrade.yml", "-e", f"version={args.target}")
+    marks["upgraded"] = time.time()
+    preflight = first_quiesce(output)
+    log(f"upgraded in {upgrade:.1f} s (preflight {preflight} s)")
+    time.sleep(10)
+
+    log("rolling back")
+    rollback = playbook("upgrade.yml", "-e", "upgrade_action=rollback")[0]
+    client("stop")
+    stats = json.loads(client("results"))["stats"]["1000000"]
+
+    rolling = upgrade - preflight if preflight is not None else None
+    report = {
+        "from": args.source,
+        "to": args.target,
+        "deploy_s": round(deploy, 1),
+        "restart_one_node_s": round(restart, 1),
+        "upgrade_three_nodes_s": round(upgrade, 1),
+        "upgrade_preflight_s": round(preflight, 1) if preflight is not None else None,
+        "upgrade_rolling_s": round(rolling, 1) if rolling is not None else None,
+        "ratio_upgrade_to_restart": round(upgrade / restart, 2),
+        "ratio_rolling_to_restart": round(rolling / restart, 2) if rolling is not None else None,
+        "rollback_three_nodes_s": round(rollback, 1),
+        "client_before": window(stats, marks["before"], marks["restart"]),
+        "client_during_restart": window(stats, marks["restart"], marks["restart"] + restart),
+        "client_during_upgrade": window(stats, marks["upgrade"], marks["upgraded"]),
+    }
+    before, during = report["client_before"], report["client_during_upgrade"]
+    report["p99_during_to_before"] = round(during["p99_ms"] / before["p99_ms"], 2) if before["p99_ms"] else None
+    (ROOT / ".cache" / "bench-upgrade.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,550 @@
+# Private to corral.cassandra: may change at any time; do not import it from other collections.
+"""The rolling upgrade's plan: which version each node runs, what may be done, in which order.
+
+Controller-side and free of Ansible imports. The role (roles/cassandra_upgrade) reads each node's
+Cassandra container and its rollback copy ('<name>-rollback', kept stopped by the node module's
+rollback_copy=keep) with docker_container_info and hands them here with the stack model. Every
+refusal is decided here, before any container changes, and says what to do instead.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from ansible_collections.corral.cassandra.plugins.plugin_utils._stack_bringup import image_tag
+
+ACTIONS = ("upgrade", "finish", "rollback")
+# The node module's name for the old container an upgrade keeps (module_utils/_cassandra_node.py).
+ROLLBACK_SUFFIX = "-rollback"
+
+# Upstream's upgrade rule: one major version at a time, from these release lines of the major before
+# (NEWS.txt of 4.0, 4.1 and 5.0).
+MAJOR_ENTRY_LINES: dict[int, tuple[tuple[int, int], ...]] = {
+    4: ((3, 0), (3, 11)),
+    5: ((4, 0), (4, 1)),
+}
+SUPPORTED_PATH = "3.x -> 3.11 -> 4.1 -> 5.0"
+
+_VERSION = re.compile(r"^(?P<major>[0-9]+)\.(?P<minor>[0-9]+)(?:\.(?P<patch>[0-9]+))?(?P<suffix>[-+~.][A-Za-z0-9.+~-]*)?$")
+_OCI_VERSION = "org.opencontainers.image.version"
+
+
+@dataclass(frozen=True, order=True)
+class Version:
+    """A Cassandra release number: 3.10, 4.1.10, 5.0.8 (a suffix like -custom is kept but not compared)."""
+
+    major: int
+    minor: int
+    patch: int
+    text: str = field(default="", compare=False)
+
+    def __str__(self) -> str:
+        return self.text or f"{self.major}.{self.minor}.{self.patch}"
+
+    @property
+    def line(self) -> tuple[int, int]:
+        return (self.major, self.minor)
+
+
+def parse_version(text: Any) -> Version | None:
+    """'3.10' -> Version(3, 10, 0); None for tags that are not release numbers (latest, a digest)."""
+    if not isinstance(text, str):
+        return None
+    match = _VERSION.match(text.strip())
+    if not match:
+        return None
+    return Version(int(match["major"]), int(match["minor"]), int(match["patch"] or 0), text.strip())
+
+
+def _env(container: dict[str, Any]) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for entry in (container.get("Config") or {}).get("Env") or []:
+        key, _sep, value = str(entry).partition("=")
+        env[key] = value
+    return env
+
+
+def container_version(container: dict[str, Any]) -> Version | None:
+    """The Cassandra version a container runs: its image tag, else its image's version label or CASSANDRA_VERSION."""
+    config = container.get("Config") or {}
+    for candidate in (
+        image_tag(str(config.get("Image") or "")),
+        (config.get("Labels") or {}).get(_OCI_VERSION),
+        _env(container).get("CASSANDRA_VERSION"),
+    ):
+        version = parse_version(candidate)
+        if version is not None:
+            return version
+    return None
+
+
+def next_step(source: Version) -> str:
+    """The next version on the supported path from source: the last line of its major, then the next major."""
+    entry = MAJOR_ENTRY_LINES.get(source.major + 1)
+    if entry is None:
+        return f"{source.major + 1}.x"
+    if source.line not in entry:
+        return f"{source.major}.{max(minor for major, minor in entry if major == source.major)}"
+    return f"{source.major + 1}.{_latest_minor(source.major + 1)}"
+
+
+def _latest_minor(major: int) -> int:
+    """The release line of a major version that the next major upgrades from (4 -> 1, for 4.1)."""
+    following = MAJOR_ENTRY_LINES.get(major + 1)
+    if following:
+        return max(minor for line_major, minor in following if line_major == major)
+    return 0
+
+
+def path_problem(source: Version, target: Version, nodes: list[str]) -> str | None:
+    """Why going from source to target is refused, with the supported way; None when it is fine."""
+    who = ", ".join(nodes)
+    if target < source:
+        return (
+            f"{target} is older than {source} ({who} run it): Cassandra cannot be downgraded in place, its data "
+            "files and system tables may already be in the newer format. Before an upgrade is finished, "
+            "-e upgrade_action=rollback returns each node to its rollback copy; after that, only a restore from "
+            "a backup goes back"
+        )
+    if target.major <= source.major:
+        return None
+    if target.major > source.major + 1:
+        return (
+            f"{source} to {target} ({who}) skips a major version: Cassandra upgrades one major version at a time, "
+            f"each from the last release line of the one before ({SUPPORTED_PATH}). Upgrade to {next_step(source)} "
+            f"first, finish that, and go on from there"
+        )
+    lines = MAJOR_ENTRY_LINES.get(target.major)
+    if lines and source.line not in lines:
+        accepted = " or ".join(f"{major}.{minor}.x" for major, minor in lines)
+        return (
+            f"Cassandra {target.major}.x upgrades only from {accepted}, and {who} run {source}: upgrade to "
+            f"{next_step(source)} first ({SUPPORTED_PATH}), finish that, then to {target}"
+        )
+    return None
+
+
+# --- observation --------------------------------------------------------------------------
+
+
+def _by_node(results: list[dict[str, Any]] | None) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for result in results or []:
+        item = result.get("item") if isinstance(result, dict) else None
+        if isinstance(item, dict) and "name" in item and not result.get("skipped"):
+            found[str(item["name"])] = result
+    return found
+
+
+def _container(result: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not result or not result.get("exists"):
+        return None
+    return dict(result.get("container") or {})
+
+
+def _running(container: dict[str, Any] | None) -> bool:
+    return bool(container and (container.get("State") or {}).get("Running"))
+
+
+def split_reads(results: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """docker_container_info results looped over (node, '' or '-rollback') -> containers and copies,
+    each result with its node as `item`."""
+    split: dict[str, list[dict[str, Any]]] = {"containers": [], "copies": []}
+    for result in results or []:
+        item = result.get("item") if isinstance(result, dict) else None
+        if not isinstance(item, (list, tuple)) or len(item) != 2 or not isinstance(item[0], dict):
+            continue
+        split["copies" if item[1] == ROLLBACK_SUFFIX else "containers"].append(dict(result, item=item[0]))
+    return split
+
+
+def observe_nodes(stack: dict[str, Any], containers: list[dict[str, Any]], copies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per node of the stack: its container and rollback copy as they are now."""
+    by_container, by_copy = _by_node(containers), _by_node(copies)
+    missing = [node["name"] for node in stack["nodes"] if node["name"] not in by_container]
+    if missing:
+        raise ValueError(f"nodes {', '.join(missing)} were not observed: their hosts did not answer")
+    observed = []
+    for node in stack["nodes"]:
+        container = _container(by_container.get(node["name"]))
+        copy = _container(by_copy.get(node["name"]))
+        version = container_version(container) if container else None
+        copy_version = container_version(copy) if copy else None
+        observed.append(
+            {
+                "name": node["name"],
+                "host": node["host"],
+                "ip": node["ip"],
+                "seed": bool(node.get("seed")),
+                "container": "absent" if container is None else "running" if _running(container) else "stopped",
+                "id": container.get("Id") if container else None,
+                "image": (container.get("Config") or {}).get("Image", "") if container else "",
+                "version": str(version) if version else None,
+                # The model's own node, as the cassandra_stack tasks (nodes.yml, wait.yml) take it.
+                "model": node,
+                "rollback": None
+                if copy is None
+                else {
+                    "name": f"{node['name']}{ROLLBACK_SUFFIX}",
+                    "id": copy.get("Id"),
+                    "image": (copy.get("Config") or {}).get("Image", ""),
+                    "version": str(copy_version) if copy_version else None,
+                    "running": _running(copy),
+                },
+            }
+        )
+    return observed
+
+
+# --- the plan -------------------------------------------------------------------------------
+
+
+def _names(nodes: list[dict[str, Any]]) -> str:
+    return ", ".join(node["name"] for node in nodes)
+
+
+def plan(
+    stack: dict[str, Any],
+    containers: list[dict[str, Any]],
+    copies: list[dict[str, Any]],
+    action: str,
+    version: Any,
+) -> dict[str, Any]:
+    """What the action would do, or `problems` saying why it must not start. Nothing is changed here.
+
+    Returns action, problems (refusals), notes, nodes (observed), target ({image, version}: what the
+    stack runs afterwards), major (the upgrade crosses a major version), order (node names in the
+    order they are worked on), may_be_down (nodes that need not be Up/Normal before the start).
+    """
+    result: dict[str, Any] = {
+        "action": action,
+        "problems": [],
+        "notes": [],
+        "nodes": [],
+        "target": {"image": stack.get("image", ""), "version": stack.get("version", "")},
+        "major": False,
+        "order": [],
+        "may_be_down": [],
+    }
+    problems: list[str] = result["problems"]
+    if action not in ACTIONS:
+        problems.append(
+            f"upgrade_action={action!r} is not one of {', '.join(ACTIONS)}: upgrade (the default, with -e version=X), "
+            "finish (remove the rollback copies, making the upgrade final) or rollback (return every node to "
+            "its rollback copy)"
+        )
+        return result
+    if isinstance(version, (int, float)) and not isinstance(version, bool):
+        problems.append(
+            f"version={version!r} is a number, and 3.10 written as a number is 3.1: give it as text, like "
+            '-e version=3.10 on the command line or version: "3.10" in YAML'
+        )
+        return result
+    version = str(version or "").strip() or None
+    wanted = parse_version(version) if version else None
+    if version and wanted is None:
+        problems.append(
+            f"version={version!r} is not a Cassandra release number like 3.10 or 5.0.8: an upgrade compares versions "
+            "to refuse downgrades and skipped major versions, so it needs image tags that are release numbers"
+        )
+        return result
+    try:
+        nodes = observe_nodes(stack, containers, copies)
+    except ValueError as exc:
+        problems.append(str(exc))
+        return result
+    result["nodes"] = nodes
+    seen_down = [node for node in nodes if node["container"] != "running"]
+    unknown = [node for node in nodes if node["container"] != "absent" and node["version"] is None]
+    if unknown:
+        problems.append(
+            "cannot tell which Cassandra version "
+            + "; ".join(f"{node['name']} runs (image {node['image']})" for node in unknown)
+            + ": its image tag is no release number and the image has no version label"
+        )
+    with_copy = [node for node in nodes if node["rollback"]]
+
+    if action == "upgrade":
+        _plan_upgrade(result, nodes, with_copy, seen_down, wanted, version)
+    elif action == "finish":
+        _plan_finish(result, nodes, with_copy, seen_down, wanted)
+    else:
+        _plan_rollback(result, nodes, with_copy, seen_down, wanted)
+    return result
+
+
+def _plan_upgrade(
+    result: dict[str, Any],
+    nodes: list[dict[str, Any]],
+    with_copy: list[dict[str, Any]],
+    seen_down: list[dict[str, Any]],
+    target: Version | None,
+    version: str | None,
+) -> None:
+    problems: list[str] = result["problems"]
+    if target is None:
+        problems.append("upgrade needs the version to upgrade to, like: ansible-playbook upgrade.yml -e version=3.10")
+        return
+    missing = [node for node in nodes if node["container"] == "absent" and not node["rollback"]]
+    if missing:
+        problems.append(
+            f"{_names(missing)} {'has' if len(missing) == 1 else 'have'} no Cassandra container: deploy the stack "
+            "first (site.yml); an upgrade only replaces nodes that exist"
+        )
+    # An upgrade under way (rollback copies kept) may only be resumed, to the version it was going to.
+    upgraded = [node for node in with_copy if node["version"]]
+    going_to = sorted({node["version"] for node in upgraded if node["container"] != "absent"})
+    if going_to and any(parse_version(text) != target for text in going_to):
+        started_from = sorted({str(node["rollback"]["version"]) for node in with_copy})
+        problems.append(
+            f"the stack is in the middle of an upgrade from {', '.join(started_from)} to {', '.join(going_to)} "
+            f"({_names(with_copy)} upgraded, their rollback copies kept): finish it first "
+            "(-e upgrade_action=finish) or roll it back (-e upgrade_action=rollback), then upgrade to "
+            f"{version}; re-running with -e version={going_to[0]} resumes it"
+        )
+    elif with_copy:
+        result["notes"].append(f"resuming the upgrade to {version}: {_names(with_copy)} already upgraded")
+
+    # Each node is judged from the version it runs, or ran before this upgrade (its rollback copy).
+    by_source: dict[Version, list[dict[str, Any]]] = {}
+    for node in nodes:
+        source = parse_version(node["rollback"]["version"] if node["rollback"] else node["version"])
+        if source is not None:
+            by_source.setdefault(source, []).append(node)
+    for source, group in sorted(by_source.items()):
+        current = [node for node in group if node["version"] and parse_version(node["version"]) == target]
+        judged = [node for node in group if node not in current]
+        problem = path_problem(source, target, [node["name"] for node in judged or group])
+        if problem:
+            problems.append(problem)
+        elif source.major < target.major:
+            result["major"] = True
+
+    if len(seen_down) > 1:
+        problems.append(
+            f"{_names(seen_down)} are not running: with more than one node down, a rolling upgrade would leave "
+            "parts of the data without a QUORUM. Bring them back first (site.yml, or docker start on their hosts)"
+        )
+    result["may_be_down"] = [node["name"] for node in seen_down]
+    result["order"] = [node["name"] for node in seen_down] + [node["name"] for node in nodes if node not in seen_down]
+
+
+def _plan_finish(
+    result: dict[str, Any],
+    nodes: list[dict[str, Any]],
+    with_copy: list[dict[str, Any]],
+    seen_down: list[dict[str, Any]],
+    wanted: Version | None,
+) -> None:
+    problems: list[str] = result["problems"]
+    if seen_down:
+        problems.append(
+            f"{_names(seen_down)} {'is' if len(seen_down) == 1 else 'are'} not running: an upgrade is finished on a "
+            "healthy cluster only. Re-run the upgrade to complete it, or roll it back"
+        )
+    if not with_copy:
+        running_now = sorted({node["version"] for node in nodes if node["version"]})
+        if wanted is not None and any(parse_version(text) != wanted for text in running_now):
+            problems.append(
+                f"there is no upgrade to {wanted} to finish: no node has a rollback copy, and the nodes run "
+                f"{', '.join(running_now)}"
+            )
+        result["notes"].append("no node has a rollback copy: there is no upgrade to finish")
+        return
+    running = sorted({node["version"] for node in with_copy if node["version"]})
+    if len(running) != 1:
+        problems.append(f"the upgraded nodes run different versions ({', '.join(running) or 'unknown'})")
+        return
+    upgraded = parse_version(running[0])
+    if upgraded is None:  # running holds only parsed versions; this keeps type checkers informed
+        problems.append(f"cannot tell which version the upgraded nodes run ({running[0]})")
+        return
+    behind = [node for node in nodes if node["version"] and parse_version(node["version"]) != upgraded]
+    if behind:
+        problems.append(
+            f"{_names(behind)} still {'runs' if len(behind) == 1 else 'run'} "
+            f"{', '.join(sorted({node['version'] for node in behind}))} while {_names(with_copy)} run {upgraded}: "
+            f"complete the upgrade first (-e version={upgraded}) or roll it back (-e upgrade_action=rollback)"
+        )
+    if wanted is not None and wanted != upgraded:
+        problems.append(f"version={wanted} was given, but the upgrade to finish is the one to {upgraded}")
+    image = next(node["image"] for node in with_copy if node["image"])
+    result["target"] = {"image": image, "version": str(upgraded)}
+    sources = [parse_version(node["rollback"]["version"]) for node in with_copy]
+    result["major"] = any(source is not None and source.major < upgraded.major for source in sources)
+    result["order"] = [node["name"] for node in nodes]
+
+
+def _plan_rollback(
+    result: dict[str, Any],
+    nodes: list[dict[str, Any]],
+    with_copy: list[dict[str, Any]],
+    seen_down: list[dict[str, Any]],
+    wanted: Version | None,
+) -> None:
+    problems: list[str] = result["problems"]
+    if not with_copy:
+        result["notes"].append("no node has a rollback copy: there is nothing to roll back")
+        return
+    down_without_copy = [node for node in seen_down if not node["rollback"]]
+    if down_without_copy:
+        problems.append(
+            f"{_names(down_without_copy)} {'is' if len(down_without_copy) == 1 else 'are'} not running and "
+            "no rollback copy would bring it back: start it first (site.yml, or docker start on its host)"
+        )
+    versions = sorted({str(node["rollback"]["version"]) for node in with_copy})
+    if wanted is not None and any(parse_version(text) != wanted for text in versions):
+        problems.append(
+            f"version={wanted} was given, but a rollback returns the nodes to their rollback copies "
+            f"({', '.join(versions)}); leave version out"
+        )
+    images = sorted({node["rollback"]["image"] for node in with_copy})
+    if len(images) == 1 and len(versions) == 1:
+        result["target"] = {"image": images[0], "version": versions[0]}
+    down = [node for node in with_copy if node["container"] != "running"]
+    result["may_be_down"] = [node["name"] for node in down]
+    # Nodes that are down first, then the others in the reverse of the upgrade's order.
+    result["order"] = [node["name"] for node in down] + [node["name"] for node in reversed(with_copy) if node not in down]
+
+
+# --- steps, from the plan and the node module's check-mode results ---------------------------
+
+
+def steps(plan_: dict[str, Any], module_results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The nodes to work on, in order, each with what the node module would do and the nodes that
+    must be Up/Normal after it (every node but those still down and not yet worked on)."""
+    planned = _by_node(module_results)
+    nodes = {node["name"]: node for node in plan_["nodes"]}
+    action = plan_["action"]
+    todo = []
+    for name in plan_["order"]:
+        node = nodes[name]
+        actions = list((planned.get(name) or {}).get("actions") or [])
+        if action == "rollback" and not node["rollback"]:
+            continue
+        if action != "rollback" and not actions:
+            continue
+        todo.append(dict(node, actions=actions))
+    result = []
+    waiting = set(plan_["may_be_down"])
+    for node in todo:
+        waiting.discard(node["name"])
+        expected = [other["model"] for other in plan_["nodes"] if other["name"] not in waiting]
+        result.append(dict(node, drain=node["container"] == "running", expected=expected))
+    return result
+
+
+def finish_problems(plan_: dict[str, Any], module_results: list[dict[str, Any]]) -> list[str]:
+    """A finish only removes rollback copies: any other change the node module would make is refused."""
+    problems = []
+    for name, result in sorted(_by_node(module_results).items()):
+        other = [action for action in result.get("actions") or [] if not action.startswith("removed ")]
+        if other:
+            problems.append(f"{name}: {'; '.join(other)}")
+    if not problems:
+        return []
+    return [
+        "finishing would also change nodes, and a finish changes nothing but the rollback copies: "
+        + " | ".join(problems)
+        + ". Give the same settings the upgrade ran with (for example the same -e variables), or put them in the "
+        "inventory; to change settings, run the upgrade with them first"
+    ]
+
+
+def health_expected(plan_: dict[str, Any]) -> list[dict[str, Any]]:
+    """The nodes that must be Up/Normal before the action starts."""
+    down = set(plan_["may_be_down"])
+    return [node["model"] for node in plan_["nodes"] if node["name"] not in down]
+
+
+# --- messages ---------------------------------------------------------------------------------
+
+
+def failure_text(result: Any) -> str:
+    """One line from a failed task's result: its message, or the messages of its failed items."""
+    if not isinstance(result, dict):
+        return str(result)
+    messages = []
+    for item in result.get("results") or []:
+        if isinstance(item, dict) and item.get("failed"):
+            name = item.get("item", {}).get("name") if isinstance(item.get("item"), dict) else None
+            text = str(item.get("msg") or item.get("stderr") or "failed").strip()
+            messages.append(f"{name}: {text}" if name else text)
+    if messages:
+        return "; ".join(messages)
+    text = str(result.get("msg") or "").strip()
+    stderr = str(result.get("stderr") or "").strip()
+    if stderr and stderr not in text:
+        text = f"{text}: {stderr.splitlines()[-1]}" if text else stderr.splitlines()[-1]
+    return " ".join(text.split()) or "failed"
+
+
+def host_failures(registered: list[Any], hosts: list[str]) -> list[str]:
+    """'host: what failed' for each host whose registered result (of a task run on every host) failed."""
+    return [
+        f"{host}: {failure_text(result)}"
+        for host, result in zip(hosts, registered)
+        if isinstance(result, dict)
+        and (result.get("failed") or any(isinstance(item, dict) and item.get("failed") for item in result.get("results") or []))
+    ]
+
+
+def node_failure_message(
+    plan_: dict[str, Any],
+    node: str,
+    failure: str,
+    rolled_back: bool,
+    rollback_failure: str = "",
+) -> str:
+    """What to tell the user when one node of an upgrade did not become healthy."""
+    target = plan_["target"]["version"]
+    step = next(item for item in plan_["nodes"] if item["name"] == node)
+    source = step["rollback"]["version"] if step["rollback"] else step["version"]
+    others_done = [name for name in plan_["order"] if name != node and _was_upgraded(plan_, name)]
+    lines = [f"The upgrade of {node} to {target} failed: {failure}."]
+    if rolled_back:
+        lines.append(
+            f"{node} was rolled back on its own to {source} (its {target} container removed, the old one started "
+            "again) and is healthy; the cluster kept serving."
+        )
+    else:
+        lines.append(
+            f"Rolling {node} back to {source} did not make it healthy either: {rollback_failure}. "
+            f"Look at `docker logs {node}` on {step['host']}."
+        )
+    lines.append("Nodes already upgraded, with rollback copies: " + (", ".join(others_done) if others_done else "none") + ".")
+    lines.append(
+        f"To go on: see `docker logs {node}` on {step['host']} for why it failed, fix that, and re-run "
+        f"`ansible-playbook upgrade.yml -e version={target}` (it resumes where it stopped); or return every node "
+        "to its old version with `ansible-playbook upgrade.yml -e upgrade_action=rollback`."
+    )
+    return " ".join(lines)
+
+
+def _was_upgraded(plan_: dict[str, Any], name: str) -> bool:
+    node = next(item for item in plan_["nodes"] if item["name"] == name)
+    return bool(node["rollback"])
+
+
+def summary(plan_: dict[str, Any], todo: list[dict[str, Any]]) -> str:
+    """One line saying what will happen."""
+    action, target = plan_["action"], plan_["target"]
+    names = ", ".join(step["name"] for step in todo)
+    notes = "; ".join(plan_["notes"])
+    prefix = f"{notes}; " if notes else ""
+    if action == "upgrade":
+        if not todo:
+            return f"{prefix}every node already runs {target['image']} as asked: nothing to do"
+        return f"{prefix}upgrade to {target['image']}, one node at a time: {names}"
+    if action == "rollback":
+        if not todo:
+            return f"{prefix}nothing to do"
+        return f"{prefix}roll back, one node at a time: " + ", ".join(
+            f"{step['name']} to {step['rollback']['version']}" for step in todo
+        )
+    if not todo:
+        return f"{prefix}nothing to do"
+    sstables = " after nodetool upgradesstables on each node" if plan_["major"] else ""
+    return f"{prefix}finish the upgrade to {target['version']}: remove the rollback copies of {names}{sstables}"

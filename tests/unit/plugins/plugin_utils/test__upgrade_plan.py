@@ -1,0 +1,354 @@
+"""The rolling upgrade's plan: versions, refusals before anything changes, order, steps, messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from ansible_collections.corral.cassandra.plugins.plugin_utils import _upgrade_plan as upgrade
+from ansible_collections.corral.cassandra.plugins.plugin_utils._upgrade_plan import Version, parse_version
+
+REPO = "reg:5000/corral/cassandra"
+NODES: list[dict[str, Any]] = [
+    {"name": "cdb1", "seed": True, "host": "lab-host1", "ip": "10.42.0.48"},
+    {"name": "cdb2", "seed": False, "host": "lab-host2", "ip": "10.42.0.49"},
+    {"name": "cdb3", "seed": False, "host": "lab-host3", "ip": "10.42.0.50"},
+]
+
+
+def stack(version: str = "3.10") -> dict[str, Any]:
+    return {"name": "CassandraDB", "image": f"{REPO}:{version}", "version": version, "nodes": NODES}
+
+
+def info(node: dict[str, Any], version: str | None, running: bool = True, **config: Any) -> dict[str, Any]:
+    """A docker_container_info result for one node (version None: no such container)."""
+    if version is None:
+        return {"item": node, "exists": False, "container": None}
+    return {
+        "item": node,
+        "exists": True,
+        "container": {
+            "Id": f"{node['name']}-{version}",
+            "State": {"Running": running},
+            "Config": {"Image": f"{REPO}:{version}", "Labels": {}, "Env": [], **config},
+        },
+    }
+
+
+def cluster(
+    *versions: str | None, copies: tuple[str | None, ...] = (None, None, None), running: tuple[bool, ...] = ()
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    up = running or (True, True, True)
+    containers = [info(node, version, up[index]) for index, (node, version) in enumerate(zip(NODES, versions))]
+    rollback = [info(node, version, False) for node, version in zip(NODES, copies)]
+    return containers, rollback
+
+
+def make_plan(
+    action: str,
+    version: str | None,
+    *versions: str | None,
+    copies: tuple[str | None, ...] = (None, None, None),
+    running: tuple[bool, ...] = (),
+    target: str = "3.10",
+) -> dict[str, Any]:
+    containers, rollback = cluster(*versions, copies=copies, running=running)
+    return upgrade.plan(stack(target), containers, rollback, action, version)
+
+
+# --- versions ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("3.10", Version(3, 10, 0)),
+        ("4.1.10", Version(4, 1, 10)),
+        ("5.0.8-custom", Version(5, 0, 8)),
+        ("latest", None),
+        ("3", None),
+        (3.1, None),
+    ],
+)
+def test_parse_version(text: Any, expected: Version | None) -> None:
+    assert parse_version(text) == expected
+
+
+def test_versions_compare_numerically() -> None:
+    assert parse_version("3.9") < parse_version("3.10") < parse_version("3.11.19") < parse_version("4.1.10")  # type: ignore[operator]
+    assert str(parse_version("3.10")) == "3.10"
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        ({"Image": f"{REPO}:3.9"}, "3.9"),
+        ({"Image": "cassandra:latest", "Labels": {"org.opencontainers.image.version": "5.0.8"}}, "5.0.8"),
+        ({"Image": "cassandra", "Env": ["CASSANDRA_VERSION=4.1.10"]}, "4.1.10"),
+        ({"Image": "cassandra@sha256:0f"}, None),
+    ],
+)
+def test_container_version(config: dict[str, Any], expected: str | None) -> None:
+    version = upgrade.container_version({"Config": config})
+    assert (str(version) if version else None) == expected
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "fragment"),
+    [
+        ("3.9", "3.10", None),
+        ("3.9", "3.9", None),
+        ("3.11.19", "4.1.10", None),
+        ("3.0.30", "4.0.19", None),
+        ("4.1.10", "5.0.8", None),
+        ("4.0.19", "5.0.8", None),
+        ("3.10", "3.9", "cannot be downgraded"),
+        ("5.0.8", "4.1.10", "cannot be downgraded"),
+        ("3.9", "5.0.8", "skips a major version"),
+        ("3.9", "4.1.10", "upgrades only from 3.0.x or 3.11.x"),
+    ],
+)
+def test_path_problem(source: str, target: str, fragment: str | None) -> None:
+    problem = upgrade.path_problem(parse_version(source), parse_version(target), ["cdb1"])  # type: ignore[arg-type]
+    assert (problem is None) if fragment is None else (fragment in str(problem))
+
+
+@pytest.mark.parametrize(
+    ("source", "step"), [("3.9", "3.11"), ("3.11.19", "4.1"), ("3.0.1", "4.1"), ("4.1.10", "5.0"), ("5.0.8", "6.x")]
+)
+def test_next_step_on_the_supported_path(source: str, step: str) -> None:
+    assert upgrade.next_step(parse_version(source)) == step  # type: ignore[arg-type]
+
+
+def test_a_jump_names_the_way_there() -> None:
+    problem = upgrade.path_problem(parse_version("3.9"), parse_version("5.0.8"), ["cdb1", "cdb2"])  # type: ignore[arg-type]
+    assert problem is not None
+    assert "3.9 to 5.0.8 (cdb1, cdb2) skips a major version" in problem
+    assert "3.x -> 3.11 -> 4.1 -> 5.0" in problem and "Upgrade to 3.11 first" in problem
+
+
+# --- upgrade ----------------------------------------------------------------------------------
+
+
+def test_classic_upgrade_plan() -> None:
+    plan = make_plan("upgrade", "3.10", "3.9", "3.9", "3.9")
+    assert plan["problems"] == []
+    assert plan["order"] == ["cdb1", "cdb2", "cdb3"] and plan["may_be_down"] == []
+    assert plan["target"] == {"image": f"{REPO}:3.10", "version": "3.10"}
+    assert not plan["major"]
+    assert [node["version"] for node in plan["nodes"]] == ["3.9", "3.9", "3.9"]
+
+
+def test_major_upgrade_is_marked() -> None:
+    plan = make_plan("upgrade", "5.0.8", "4.1.10", "4.1.10", "4.1.10", target="5.0.8")
+    assert plan["problems"] == [] and plan["major"]
+
+
+@pytest.mark.parametrize(
+    ("version", "fragment"),
+    [
+        ("3.8", "cannot be downgraded"),
+        ("5.0.8", "skips a major version"),
+        ("4.1.10", "upgrades only from 3.0.x or 3.11.x"),
+        ("latest", "is not a Cassandra release number"),
+        (3.1, "is a number, and 3.10 written as a number is 3.1"),
+        (None, "upgrade needs the version to upgrade to"),
+    ],
+)
+def test_bad_versions_are_refused(version: Any, fragment: str) -> None:
+    plan = make_plan("upgrade", version, "3.9", "3.9", "3.9")
+    assert len(plan["problems"]) == 1 and fragment in plan["problems"][0]
+
+
+def test_unknown_action_is_refused_first() -> None:
+    plan = make_plan("upgade", "3.10", "3.9", "3.9", "3.9")
+    assert plan["problems"] == [
+        "upgrade_action='upgade' is not one of upgrade, finish, rollback: upgrade (the default, with -e version=X), "
+        "finish (remove the rollback copies, making the upgrade final) or rollback (return every node to its "
+        "rollback copy)"
+    ]
+
+
+def test_resuming_an_upgrade() -> None:
+    plan = make_plan("upgrade", "3.10", "3.10", "3.9", "3.9", copies=("3.9", None, None))
+    assert plan["problems"] == []
+    assert plan["notes"] == ["resuming the upgrade to 3.10: cdb1 already upgraded"]
+
+
+def test_resuming_after_an_interruption_between_stop_and_start() -> None:
+    plan = make_plan("upgrade", "3.10", "3.10", None, "3.9", copies=("3.9", "3.9", None))
+    assert plan["problems"] == []
+    assert plan["order"] == ["cdb2", "cdb1", "cdb3"] and plan["may_be_down"] == ["cdb2"]
+
+
+def test_another_upgrade_while_one_is_under_way_is_refused() -> None:
+    plan = make_plan("upgrade", "3.11.19", "3.10", "3.9", "3.9", copies=("3.9", None, None), target="3.11.19")
+    assert len(plan["problems"]) == 1
+    assert "in the middle of an upgrade from 3.9 to 3.10 (cdb1 upgraded" in plan["problems"][0]
+    assert "-e upgrade_action=finish" in plan["problems"][0] and "-e version=3.10 resumes it" in plan["problems"][0]
+
+
+def test_downgrade_of_a_finished_upgrade_is_refused() -> None:
+    plan = make_plan("upgrade", "3.9", "3.10", "3.10", "3.10", target="3.9")
+    assert len(plan["problems"]) == 1 and "3.9 is older than 3.10 (cdb1, cdb2, cdb3 run it)" in plan["problems"][0]
+
+
+def test_missing_node_is_refused() -> None:
+    plan = make_plan("upgrade", "3.10", "3.9", None, "3.9")
+    assert any("cdb2 has no Cassandra container" in problem for problem in plan["problems"])
+
+
+def test_two_nodes_down_are_refused() -> None:
+    plan = make_plan("upgrade", "3.10", "3.9", "3.9", "3.9", running=(True, False, False))
+    assert any("cdb2, cdb3 are not running" in problem for problem in plan["problems"])
+
+
+def test_same_version_is_no_problem() -> None:
+    plan = make_plan("upgrade", "3.10", "3.10", "3.10", "3.10")
+    assert plan["problems"] == []
+
+
+# --- finish and rollback ------------------------------------------------------------------------
+
+
+def test_finish_after_an_upgrade() -> None:
+    plan = make_plan("finish", None, "3.10", "3.10", "3.10", copies=("3.9", "3.9", "3.9"), target="3.9")
+    assert plan["problems"] == []
+    assert plan["target"] == {"image": f"{REPO}:3.10", "version": "3.10"}
+    assert not plan["major"]
+
+
+def test_finish_after_a_major_upgrade_runs_upgradesstables() -> None:
+    copies = ("4.1.10", "4.1.10", "4.1.10")
+    plan = make_plan("finish", None, "5.0.8", "5.0.8", "5.0.8", copies=copies, target="4.1.10")
+    assert plan["problems"] == [] and plan["major"]
+
+
+def test_finish_of_an_incomplete_upgrade_is_refused() -> None:
+    plan = make_plan("finish", None, "3.10", "3.9", "3.9", copies=("3.9", None, None))
+    assert len(plan["problems"]) == 1
+    assert plan["problems"][0].startswith("cdb2, cdb3 still run 3.9 while cdb1 run 3.10: complete the upgrade first")
+
+
+def test_finish_with_nothing_to_finish() -> None:
+    plan = make_plan("finish", None, "3.10", "3.10", "3.10")
+    assert plan["problems"] == [] and plan["notes"] == ["no node has a rollback copy: there is no upgrade to finish"]
+
+
+def test_finish_of_an_upgrade_that_did_not_happen_is_refused() -> None:
+    plan = make_plan("finish", "3.10", "3.9", "3.9", "3.9")
+    assert plan["problems"] == ["there is no upgrade to 3.10 to finish: no node has a rollback copy, and the nodes run 3.9"]
+
+
+def test_finish_with_another_version_is_refused() -> None:
+    plan = make_plan("finish", "3.11.19", "3.10", "3.10", "3.10", copies=("3.9", "3.9", "3.9"))
+    assert plan["problems"] == ["version=3.11.19 was given, but the upgrade to finish is the one to 3.10"]
+
+
+def test_rollback_order_and_target() -> None:
+    plan = make_plan("rollback", None, "3.10", "3.10", "3.9", copies=("3.9", "3.9", None))
+    assert plan["problems"] == []
+    assert plan["order"] == ["cdb2", "cdb1"]
+    assert plan["target"] == {"image": f"{REPO}:3.9", "version": "3.9"}
+
+
+def test_rollback_starts_with_a_node_that_is_down() -> None:
+    plan = make_plan("rollback", None, "3.10", "3.10", "3.10", copies=("3.9", "3.9", "3.9"), running=(False, True, True))
+    assert plan["order"] == ["cdb1", "cdb3", "cdb2"] and plan["may_be_down"] == ["cdb1"]
+
+
+def test_rollback_with_a_node_down_that_has_no_copy_is_refused() -> None:
+    plan = make_plan("rollback", None, "3.10", "3.9", "3.9", copies=("3.9", None, None), running=(True, False, True))
+    assert any("cdb2 is not running and no rollback copy" in problem for problem in plan["problems"])
+
+
+def test_rollback_with_nothing_to_roll_back() -> None:
+    plan = make_plan("rollback", None, "3.9", "3.9", "3.9")
+    assert plan["problems"] == [] and plan["notes"] == ["no node has a rollback copy: there is nothing to roll back"]
+
+
+# --- steps and messages ---------------------------------------------------------------------------
+
+
+def module_result(name: str, *actions: str) -> dict[str, Any]:
+    node = next(node for node in NODES if node["name"] == name)
+    return {"item": node, "actions": list(actions), "changed": False}
+
+
+def test_steps_keep_the_plan_order_and_skip_nodes_without_changes() -> None:
+    plan = make_plan("upgrade", "3.10", "3.10", None, "3.9", copies=("3.9", "3.9", None))
+    results = [module_result("cdb1"), module_result("cdb2", "created cdb2", "started cdb2"), module_result("cdb3", "x")]
+    todo = upgrade.steps(plan, results)
+    assert [step["name"] for step in todo] == ["cdb2", "cdb3"]
+    assert not todo[0]["drain"] and todo[1]["drain"]
+    assert [node["name"] for node in todo[0]["expected"]] == ["cdb1", "cdb2", "cdb3"]
+    assert upgrade.health_expected(plan) == [NODES[0], NODES[2]]
+
+
+def test_rollback_steps_wait_for_nodes_still_down_only_once_they_are_done() -> None:
+    plan = make_plan("rollback", None, "3.10", "3.10", "3.9", copies=("3.9", "3.9", None), running=(False, False, True))
+    todo = upgrade.steps(plan, [])
+    assert [step["name"] for step in todo] == ["cdb1", "cdb2"]
+    assert [node["name"] for node in todo[0]["expected"]] == ["cdb1", "cdb3"]
+    assert [node["name"] for node in todo[1]["expected"]] == ["cdb1", "cdb2", "cdb3"]
+
+
+def test_finish_refuses_other_changes() -> None:
+    plan = make_plan("finish", None, "3.10", "3.10", "3.10", copies=("3.9", "3.9", "3.9"))
+    assert upgrade.finish_problems(plan, [module_result("cdb1", "removed cdb1-rollback (the rollback copy)")]) == []
+    problems = upgrade.finish_problems(plan, [module_result("cdb2", "recreated cdb2: published_ports changed", "started cdb2")])
+    assert len(problems) == 1 and "cdb2: recreated cdb2: published_ports changed; started cdb2" in problems[0]
+
+
+def test_failure_text_from_loop_and_plain_results() -> None:
+    assert upgrade.failure_text({"msg": "Not Up/Normal within 300 s:\n cdb1 sees 10.42.0.49 is DN"}) == (
+        "Not Up/Normal within 300 s: cdb1 sees 10.42.0.49 is DN"
+    )
+    looped = {"msg": "One or more items failed", "results": [{"item": NODES[1], "failed": True, "msg": "boom"}]}
+    assert upgrade.failure_text(looped) == "cdb2: boom"
+    assert upgrade.failure_text({"msg": "non-zero return code", "stderr": "a\nnodetool: error"}) == (
+        "non-zero return code: nodetool: error"
+    )
+
+
+def test_node_failure_message_says_what_happened_and_how_to_go_on() -> None:
+    plan = make_plan("upgrade", "3.10", "3.10", "3.9", "3.9", copies=("3.9", None, None))
+    text = upgrade.node_failure_message(plan, "cdb2", "Not Up/Normal within 120 s", rolled_back=True)
+    assert text.startswith("The upgrade of cdb2 to 3.10 failed: Not Up/Normal within 120 s.")
+    assert "cdb2 was rolled back on its own to 3.9" in text
+    assert "Nodes already upgraded, with rollback copies: cdb1." in text
+    assert "ansible-playbook upgrade.yml -e version=3.10" in text and "-e upgrade_action=rollback" in text
+
+
+def test_summary() -> None:
+    plan = make_plan("upgrade", "3.10", "3.9", "3.9", "3.9")
+    todo = upgrade.steps(plan, [module_result(node["name"], "recreated") for node in NODES])
+    assert upgrade.summary(plan, todo) == f"upgrade to {REPO}:3.10, one node at a time: cdb1, cdb2, cdb3"
+    assert upgrade.summary(plan, []).endswith("nothing to do")
+
+
+def test_host_failures_name_each_failed_host() -> None:
+    registered = [
+        {"failed": False, "image": {}},
+        {
+            "failed": True,
+            "msg": "non-zero return code",
+            "stderr": "docker: Error response from daemon: context deadline exceeded.",
+        },
+        {"skipped": True},
+    ]
+    assert upgrade.host_failures(registered, ["lab-host1", "lab-host2", "lab-host3"]) == [
+        "lab-host2: non-zero return code: docker: Error response from daemon: context deadline exceeded."
+    ]
+
+
+def test_split_reads_of_containers_and_copies() -> None:
+    results: list[dict[str, Any]] = [
+        {"item": [NODES[0], ""], "exists": True},
+        {"item": [NODES[0], "-rollback"], "exists": False},
+        {"item": [NODES[1], ""], "exists": True},
+        {"skipped": True},
+    ]
+    split = upgrade.split_reads(results)
+    assert [result["item"]["name"] for result in split["containers"]] == ["cdb1", "cdb2"]
+    assert [(result["item"]["name"], result["exists"]) for result in split["copies"]] == [("cdb1", False)]
