@@ -20,7 +20,8 @@ timed_up() {
 mkdir -p "$LAB_CACHE"
 ./dev lab destroy >/dev/null 2>&1 || true
 if [ "${1:-}" != "--cached" ]; then
-  docker images --format '{{.Repository}}:{{.Tag}}' | grep -E '^(corral/|'"$LAB_REGISTRY"'/corral/)' | xargs -r docker rmi -f >/dev/null
+  docker images --format '{{.ID}} {{.Repository}}' | awk -v r="$LAB_REGISTRY/corral/" \
+    'index($2, "corral/") == 1 || index($2, r) == 1 { print $1 }' | sort -u | xargs -r docker rmi -f >/dev/null
   docker builder prune -af >/dev/null 2>&1 || true
   rm -rf "$LAB_CACHE/cassandra"
   cold=$(timed_up cold)
