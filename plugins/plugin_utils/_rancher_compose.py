@@ -37,6 +37,7 @@ from ansible_collections.corral.cassandra.plugins.plugin_utils._rancher_model im
     host_rule_fits,
     unit_fits,
 )
+from ansible_collections.corral.cassandra.plugins.plugin_utils._stack_model import StackError, parse_host_label
 
 DOCKER_COMPOSE = "docker-compose.yml"
 RANCHER_COMPOSE = "rancher-compose.yml"
@@ -67,6 +68,7 @@ HEALTH_CHECK_INTS = (
 HEALTH_CHECK_STRATEGIES = ("none", "recreate", "recreateOnQuorum")
 _QUORUM_CONFIG = "recreate_on_quorum_strategy_config"
 _RULE_FIELDS = {label: name for name, label in RULE_LABELS.items()}
+_HOST_RULES = frozenset(label for name, label in RULE_LABELS.items() if name.startswith("host_label"))
 
 _SERVICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _RESTART = re.compile(r"^(?:no|always|unless-stopped|on-failure(?::[0-9]+)?)$")
@@ -371,6 +373,12 @@ class _Reader:
             if not (key and sep and rule_value):
                 self.problems.append(f"{where}: {label} has {part.strip()!r}, not key=value[,key=value]")
                 continue
+            if label in _HOST_RULES:
+                try:
+                    parse_host_label(f"{key}={rule_value}", f"{where}: {label}")
+                except StackError as exc:  # a key no host label can have
+                    self.problems.append(str(exc))
+                    continue
             rest = rule_value
             for macro in MACROS:
                 rest = rest.replace(macro, "")

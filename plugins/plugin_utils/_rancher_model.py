@@ -7,9 +7,15 @@ files, _rancher_placement puts the containers on hosts; both share these types.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
+
+from ansible_collections.corral.cassandra.plugins.plugin_utils._stack_model import (
+    HostLabel,
+    parse_host_label,
+)
 
 # --- the labels Rancher 1.x gives meaning to ---------------------------------------------------
 
@@ -74,10 +80,18 @@ def split_rule(rule: str) -> tuple[str, str]:
     return key.strip(), value.strip()
 
 
+@functools.lru_cache(maxsize=1024)
+def host_rule(rule: str) -> HostLabel:
+    """'hostname=cassandra1' -> the stack model's HostLabel: one matcher for both paths.
+
+    StackError (a ValueError) when the rule is not key=value; parse_stack has refused those already.
+    """
+    return parse_host_label(rule)
+
+
 def host_rule_fits(kind: str, rule: str, labels: Mapping[str, str]) -> bool:
-    """Whether a host with these labels meets one host_label[_soft][_ne] rule."""
-    key, value = split_rule(rule)
-    return (labels.get(key) == value) != kind.endswith("_ne")
+    """Whether a host with these labels meets one host_label[_soft][_ne] rule (one key=value pair)."""
+    return host_rule(rule).matches(labels if isinstance(labels, dict) else dict(labels)) != kind.endswith("_ne")
 
 
 def unit_fits(unit: Iterable[Service], labels: Mapping[str, str]) -> bool:

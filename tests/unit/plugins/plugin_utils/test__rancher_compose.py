@@ -601,6 +601,16 @@ REFUSED: list[tuple[str, str, str, dict[str, Any], list[str]]] = [
         [f"{W}: io.rancher.scheduler.affinity:host_label_ne has '', not key=value[,key=value]"],
     ),
     (
+        "rule-key-no-host-label-can-have",
+        labelled(**{"io.rancher.scheduler.affinity__host_label_soft": "'host name=a,zone=b'"}),
+        "",
+        {},
+        [
+            f"{W}: io.rancher.scheduler.affinity:host_label_soft='host name=a' has label key 'host name' "
+            "with characters a label key cannot have"
+        ],
+    ),
+    (
         "unknown-macro",
         labelled(
             **{"io.rancher.scheduler.affinity__container_label_ne": "io.rancher.stack_service.name=$${project}/x"}

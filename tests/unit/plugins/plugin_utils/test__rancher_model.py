@@ -10,9 +10,11 @@ from ansible_collections.corral.cassandra.plugins.plugin_utils._rancher_model im
     Service,
     UpgradeStrategy,
     describe_hosts,
+    host_rule,
     host_rule_fits,
     unit_fits,
 )
+from ansible_collections.corral.cassandra.plugins.plugin_utils._stack_model import HostLabel, StackError
 
 
 def stack() -> RancherStack:
@@ -53,6 +55,25 @@ def test_units_put_a_primary_first_with_its_sidekicks() -> None:
 )
 def test_host_rule_fits(kind: str, rule: str, labels: dict[str, str], expected: bool) -> None:
     assert host_rule_fits(kind, rule, labels) is expected
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [{}, {"hostname": "cassandra1"}, {"hostname": "cassandra2"}, {"hostname": "cassandra1", "disk": "ssd"}],
+)
+def test_host_rules_use_the_stack_models_matcher(labels: dict[str, str]) -> None:
+    """The compose side and the Cassandra stack model decide host labels with one matcher."""
+    rule = host_rule("hostname = cassandra1")
+    assert isinstance(rule, HostLabel)
+    assert rule.pairs == (("hostname", "cassandra1"),)
+    assert host_rule_fits("host_label", "hostname=cassandra1", labels) is rule.matches(labels)
+    assert host_rule_fits("host_label_ne", "hostname=cassandra1", labels) is not rule.matches(labels)
+
+
+@pytest.mark.parametrize("rule", ["hostname", "=cassandra1", "a b=1"])
+def test_a_rule_the_stack_model_cannot_read_is_an_error(rule: str) -> None:
+    with pytest.raises(StackError):
+        host_rule_fits("host_label", rule, {})
 
 
 def test_a_unit_fits_a_host_meeting_every_hard_rule_of_its_services() -> None:
