@@ -13,6 +13,16 @@ if [ "$(docker image inspect -f '{{index .Config.Labels "io.corral.build-hash"}}
   exit 0
 fi
 work="$LAB_CACHE/host-rootfs"
+# debootstrap may leave /proc mounted in the target, and daemons started by package scripts
+# (gpg-agent, dirmngr) running in it: stop both before the tree is archived or removed.
+release_rootfs() {
+  local pid
+  for pid in /proc/[0-9]*; do
+    [ "$(readlink "$pid/root" 2>/dev/null)" = "$work" ] && kill -9 "${pid#/proc/}" 2>/dev/null || true
+  done
+  awk -v w="$work/" 'index($2, w) == 1 { print $2 }' /proc/mounts | sort -r | xargs -r -n1 umount -l
+}
+release_rootfs
 rm -rf "$work"; mkdir -p "$work"
 log "$LAB_HOST_IMAGE: debootstrap $SUITE (about a minute)"
 debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$work" >"$LAB_CACHE/host-debootstrap.log" 2>&1 \
@@ -37,7 +47,8 @@ UNIT
 ln -sf /etc/systemd/system/lab-ssh-hostkeys.service "$work/etc/systemd/system/multi-user.target.wants/lab-ssh-hostkeys.service"
 echo "lab-host" > "$work/etc/hostname"
 rm -rf "$work"/var/cache/apt/archives/*.deb "$work"/var/lib/apt/lists/*
-tar -C "$work" -c . | docker import \
+release_rootfs
+tar -C "$work" --one-file-system -c . | docker import \
   -c 'CMD ["/lib/systemd/systemd"]' -c 'ENV container=docker' \
   -c "LABEL io.corral.build-hash=$hash" - "$LAB_HOST_IMAGE" >/dev/null
 rm -rf "$work"
