@@ -20,3 +20,10 @@ LAB_SSH_USER="corral"
 
 log() { printf '\033[1m[lab]\033[0m %s\n' "$*" >&2; }
 die() { printf '[lab] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# Starts a daemon in its own session with only stdin/stdout/stderr: a lock or pipe held by
+# the caller (flock .cache/lab.lock ./dev ...) must not stay held by the daemon.
+detach() {
+  setsid bash -c 'for fd in /proc/$$/fd/*; do fd=${fd##*/}; [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done; exec "$@"' \
+    detach "$@" 2>&1 < /dev/null &
+}

@@ -51,13 +51,13 @@ fi
 if ! pgrep -x containerd >/dev/null; then
   rm -f /run/containerd/containerd.sock /run/containerd/containerd.sock.ttrpc
   log "starting containerd (log: $LAB_CACHE/containerd.log)"
-  setsid containerd >"$LAB_CACHE/containerd.log" 2>&1 < /dev/null &
+  detach containerd >"$LAB_CACHE/containerd.log"
   for _ in $(seq 60); do [ -S /run/containerd/containerd.sock ] && break; sleep 1; done
   [ -S /run/containerd/containerd.sock ] || { show_log "$LAB_CACHE/containerd.log"; die "containerd did not start within 60 s"; }
 fi
 rm -f /var/run/docker.pid /var/run/docker.sock
 log "starting dockerd (log: $LAB_CACHE/dockerd.log)"
-setsid dockerd --containerd=/run/containerd/containerd.sock >"$LAB_CACHE/dockerd.log" 2>&1 < /dev/null &
+detach dockerd --containerd=/run/containerd/containerd.sock >"$LAB_CACHE/dockerd.log"
 for _ in $(seq 90); do docker info >/dev/null 2>&1 && exit 0; sleep 1; done
 show_log "$LAB_CACHE/dockerd.log"
 die "dockerd did not start within 90 s; see $LAB_CACHE/dockerd.log"

@@ -47,8 +47,7 @@ http:
   addr: $LAB_REGISTRY
 CONF
   log "starting the lab registry on $LAB_REGISTRY"
-  setsid docker-registry serve "$LAB_CACHE/registry/config.yml" \
-    >"$LAB_CACHE/registry/registry.log" 2>&1 < /dev/null &
+  detach docker-registry serve "$LAB_CACHE/registry/config.yml" >"$LAB_CACHE/registry/registry.log"
   echo $! > "$LAB_CACHE/registry/pid"
   for _ in $(seq 30); do
     curl -fsS "http://$LAB_REGISTRY/v2/" >/dev/null 2>&1 && return
