@@ -458,8 +458,9 @@ def container_name(stack: str, service: str, index: int) -> str:
 def plain_containers(stack: RancherStack, placement: Mapping[str, list[str]], network: str) -> list[dict[str, Any]]:
     """The containers of the services that are not Cassandra, sidekicks before their primary.
 
-    Each: host, name, service, start (started or present), start_once, and the
-    community.docker.docker_container options in `options`.
+    Each: host, name, service, start (started or present), start_once, health_check_port and
+    health_check_seconds (None without a health_check), and the community.docker.docker_container
+    options in `options`.
     """
     cassandra = {service.name for unit in stack.units() if unit[0].is_cassandra for service in unit}
     result: list[dict[str, Any]] = []
@@ -515,12 +516,16 @@ def _plain_container(stack: str, service: Service, index: int, host: str, networ
         )
     if service.hostname_override == "container_name":
         options["hostname"] = name
+    check = service.health_check
     return {
         "host": host,
         "name": name,
         "service": service.name,
         "start": "present" if service.start_on_create is False else "started",
         "start_once": service.start_once,
+        # Rancher's check connected to this port; the import waits until the container listens on it.
+        "health_check_port": check.port if check is not None and not service.start_once else None,
+        "health_check_seconds": -(-check.initializing_timeout // 1000) if check and check.initializing_timeout else None,
         "options": options,
     }
 

@@ -12,6 +12,7 @@ from ansible_collections.corral.cassandra.plugins.plugin_utils import _rancher_c
 from ansible_collections.corral.cassandra.plugins.plugin_utils import _stack_compose as stack_compose
 from ansible_collections.corral.cassandra.plugins.plugin_utils._rancher_model import RancherComposeError
 from ansible_collections.corral.cassandra.plugins.plugin_utils._rancher_placement import place_stack
+from ansible_collections.corral.cassandra.plugins.plugin_utils._stack_model import SwarmHost, build_stack
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "rancher"
 IMAGE = "172.30.42.1:5000/corral/cassandra:3.9"
@@ -171,6 +172,30 @@ def test_import_of_an_export_gives_the_cassandra_settings() -> None:
     assert stack_compose.plain_containers(stack, place_stack(stack, HOSTS), "managed") == []
 
 
+def test_the_imported_settings_build_the_cassandra_stack_model() -> None:
+    """What import.yml hands the cassandra_stack role passes the stack model, placed on the lab's hosts."""
+    files = _export()
+    stack = compose.parse_stack("CassandraDB2", files["docker-compose.yml"], files["rancher-compose.yml"])
+    settings = stack_compose.cassandra_settings(stack, {"max_heap_size": "512M", "heap_newsize": "128M"})
+    settings |= {"network": "managed", "data_dir": "/cassandra/data", "stop_timeout": 120, "superuser_name": "admin"}
+    hosts = [
+        SwarmHost(f"id{n}", f"lab-host{n}", {"hostname": f"cassandra{n}"}, "ready", "active", f"lab-host{n}")
+        for n in (1, 2, 3)
+    ]
+    model = build_stack(settings, hosts, [{"Subnet": "10.42.0.0/16", "Gateway": "10.42.0.1"}])
+    assert (model.name, model.cluster_name, model.image, model.seeds) == (
+        "CassandraDB2",
+        "CassandraDB",
+        IMAGE,
+        ["10.42.0.48"],
+    )
+    assert [(node.name, node.host, node.ip, node.data_container, node.data_dir) for node in model.nodes] == [
+        ("cdb1", "lab-host1", "10.42.0.48", "data1", "/cassandra/data"),
+        ("cdb2", "lab-host2", "10.42.0.49", "data2", "/cassandra/data"),
+        ("cdb3", "lab-host3", "10.42.0.50", "data3", "/cassandra/data"),
+    ]
+
+
 def test_classic_rancher_file_names_the_missing_addresses() -> None:
     text = (FIXTURES / "cassandra" / "docker-compose.yml").read_text()
     stack = compose.parse_stack("CassandraDB", text, (FIXTURES / "cassandra" / "rancher-compose.yml").read_text())
@@ -245,6 +270,44 @@ def test_web_stack_becomes_plain_containers_spread_over_two_hosts() -> None:
     assert web1["labels"]["io.corral.role"] == "compose"
     assert plan[0]["start_once"] is True
     assert plan[0]["options"]["restart_policy"] == "no"
+
+
+def test_the_lab_web_stack_as_the_compose_scenario_imports_it() -> None:
+    """tests/lab/compose/stacks/web with CRLF line endings and its ${VAR}s: the plan its lab test checks."""
+    lab = Path(__file__).parents[3] / "lab" / "compose" / "stacks" / "web"
+    crlf = [(lab / name).read_text().replace("\n", "\r\n") for name in ("docker-compose.yml", "rancher-compose.yml")]
+    stack = compose.parse_stack(
+        "web", *crlf, variables={"REGISTRY": "172.30.42.1:5000", "PORT": 8080}, subnet="10.42.0.0/16", hosts=HOSTS
+    )
+    assert stack_compose.cassandra_settings(stack, {}) == {}
+    plan = {item["name"]: item for item in stack_compose.plain_containers(stack, place_stack(stack, HOSTS), "managed")}
+    assert [(name, item["host"]) for name, item in plan.items()] == [
+        ("web-web-data-1", "lab-host1"),
+        ("web-web-data-2", "lab-host2"),
+        ("web-web-1", "lab-host1"),
+        ("web-web-2", "lab-host2"),
+        ("web-probe-1", "lab-host3"),
+    ]
+    data = plan["web-web-data-1"]["options"]
+    assert data["command"] == ["sh", "-c", 'echo "served by $HOSTNAME" > /www/index.html']
+    assert (data["hostname"], data["restart_policy"], data["volumes"]) == (
+        "web-web-data-1",
+        "no",
+        ["/srv/compose-web:/www"],
+    )
+    web = plan["web-web-2"]["options"]
+    assert web["command"] == ["sh", "-c", 'trap "exit 0" TERM; httpd -f -p 8080 -h /www & wait']
+    assert (web["image"], web["volumes_from"]) == (BUSYBOX, ["web-web-data-2"])
+    assert [(plan[name]["health_check_port"], plan[name]["health_check_seconds"]) for name in plan] == [
+        (None, None),
+        (None, None),
+        (8080, 60),
+        (8080, 60),
+        (None, None),
+    ]
+    probe = plan["web-probe-1"]["options"]
+    assert probe["networks"] == [{"name": "managed", "ipv4_address": "10.42.0.60"}]
+    assert probe["env"] == {"TARGET_PORT": "8080"}
 
 
 def test_plain_containers_export_back_to_the_same_files() -> None:
