@@ -43,23 +43,38 @@ MAX_RETRIES = 2
 
 
 class IdempotentRetry(RetryPolicy):
-    """Every statement here is idempotent (fixed values, reads by key): try another node, twice at most."""
+    """Every statement here is idempotent (fixed values, reads by key): try another node, twice at most.
+
+    The driver passes the error's details as keyword arguments: the names must be RetryPolicy's own.
+    """
 
     def _next(self, retry_num: int) -> tuple[int, Any]:
         return (self.RETRY_NEXT_HOST, None) if retry_num < MAX_RETRIES else (self.RETHROW, None)
 
     def on_read_timeout(
-        self, query: Any, consistency: Any, required: int, received: int, data: bool, retry_num: int
+        self,
+        query: Any,
+        consistency: Any,
+        required_responses: int,
+        received_responses: int,
+        data_retrieved: bool,
+        retry_num: int,
     ) -> tuple[int, Any]:
         return self._next(retry_num)
 
     def on_write_timeout(
-        self, query: Any, consistency: Any, write_type: Any, required: int, received: int, retry_num: int
+        self,
+        query: Any,
+        consistency: Any,
+        write_type: Any,
+        required_responses: int,
+        received_responses: int,
+        retry_num: int,
     ) -> tuple[int, Any]:
         return self._next(retry_num)
 
     def on_unavailable(
-        self, query: Any, consistency: Any, required: int, alive: int, retry_num: int
+        self, query: Any, consistency: Any, required_replicas: int, alive_replicas: int, retry_num: int
     ) -> tuple[int, Any]:
         return self._next(retry_num)
 
