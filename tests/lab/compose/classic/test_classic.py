@@ -6,6 +6,7 @@ import re
 import subprocess
 from pathlib import Path
 
+import yaml
 from compose_lab import CITIES, NODES, STACKS, docker, inspect_stack
 
 testinfra_hosts = ["lab-manager"]
@@ -47,10 +48,10 @@ def test_host_data_directories_are_reattached() -> None:
 
 
 def test_three_nodes_up_normal() -> None:
-    status = docker("lab-host1", "exec", "cdb1", "nodetool", "status")
-    states = dict(re.findall(r"^(UN|DN|UJ|UL|UM|DL)\s+(\S+)", status, re.M))
-    assert sorted(states.values()) == sorted(ip for _h, ip, _d in NODES.values()), status
-    assert set(states) == {"UN"} and len(re.findall(r"^UN\s", status, re.M)) == 3, status
+    for node, (host, _ip, _data) in NODES.items():
+        status = docker(host, "exec", node, "nodetool", "status")
+        states = {ip: state for state, ip in re.findall(r"^([UD][NJLM])\s+(\S+)", status, re.M)}
+        assert states == {ip: "UN" for _h, ip, _d in NODES.values()}, status
 
 
 def test_the_five_weather_rows_read_back_at_all() -> None:
@@ -75,3 +76,25 @@ def test_exporting_the_imported_stack_gives_the_same_files() -> None:
         second = (STACKS / "CassandraDB2" / name).read_text()
         assert first == second
     assert "10.42.0.48" in (STACKS / "CassandraDB" / "docker-compose.yml").read_text()
+
+
+def test_the_export_is_rancher_1x_with_the_labels_of_the_stack() -> None:
+    compose = yaml.safe_load((STACKS / "CassandraDB" / "docker-compose.yml").read_text())
+    rancher = yaml.safe_load((STACKS / "CassandraDB" / "rancher-compose.yml").read_text())
+    assert compose["version"] == rancher["version"] == "2"
+    assert sorted(compose["services"]) == ["cdb1", "cdb2", "cdb3", "data1", "data2", "data3"]
+    for node, (_host, ip, data) in NODES.items():
+        cdb, sidekick = compose["services"][node], compose["services"][data]
+        label = f"hostname=cassandra{node[-1]}"
+        assert cdb["labels"]["io.rancher.container.requested_ip"] == ip
+        assert cdb["labels"]["io.rancher.sidekicks"] == data
+        assert cdb["labels"]["io.rancher.scheduler.affinity:host_label"] == label
+        assert cdb["volumes_from"] == [data]
+        assert cdb["environment"]["CASSANDRA_SEEDS"] == "10.42.0.48"
+        assert sidekick["labels"] == {
+            "io.rancher.container.start_once": "true",
+            "io.rancher.scheduler.affinity:host_label": label,
+        }
+        assert sidekick["volumes"] == ["/cassandra/data:/var/lib/cassandra"]
+        assert rancher["services"][node]["scale"] == 1 and rancher["services"][node]["retain_ip"] is True
+        assert rancher["services"][node]["health_check"]["port"] == 9042
