@@ -50,6 +50,18 @@ def node_failure(plan_: dict[str, Any], node: str, failure: str, rolled_back: bo
     return upgrade.node_failure_message(_plain(plan_), str(node), str(failure), bool(rolled_back), str(rollback_failure))
 
 
+def schema_problems(stdout: str, ips: list[Any]) -> list[str]:
+    return upgrade.schema_by_release_problems(str(stdout), [str(ip) for ip in ips])
+
+
+def newest_node(plan_: dict[str, Any]) -> dict[str, Any]:
+    return upgrade.newest_node(_plain(plan_))
+
+
+def schema_witness(plan_: dict[str, Any], todo: list[Any], name: str) -> dict[str, Any]:
+    return upgrade.schema_witness(_plain(plan_), _plain(todo), str(name))
+
+
 def summary(plan_: dict[str, Any], todo: list[Any]) -> str:
     return upgrade.summary(_plain(plan_), _plain(todo))
 
@@ -68,4 +80,7 @@ class FilterModule:
             "cassandra_upgrade_host_failures": host_failures,
             "cassandra_upgrade_node_failure": node_failure,
             "cassandra_upgrade_summary": summary,
+            "cassandra_upgrade_schema_problems": schema_problems,
+            "cassandra_upgrade_newest_node": newest_node,
+            "cassandra_upgrade_schema_witness": schema_witness,
         }

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from ansible_collections.corral.cassandra.plugins.plugin_utils._cassandra_output import schema_versions
 from ansible_collections.corral.cassandra.plugins.plugin_utils._stack_bringup import image_tag
 
 ACTIONS = ("upgrade", "finish", "rollback")
@@ -29,6 +30,7 @@ SUPPORTED_PATH = "3.x -> 3.11 -> 4.1 -> 5.0"
 
 _VERSION = re.compile(r"^(?P<major>[0-9]+)\.(?P<minor>[0-9]+)(?:\.(?P<patch>[0-9]+))?(?P<suffix>[-+~.][A-Za-z0-9.+~-]*)?$")
 _OCI_VERSION = "org.opencontainers.image.version"
+_RELEASE_LINE = re.compile(r"^\s+(?P<release>[0-9][^:\s]*):\s*\[(?P<addresses>[^\]]*)\]\s*$")
 
 
 @dataclass(frozen=True, order=True)
@@ -400,6 +402,12 @@ def _plan_rollback(
             f"version={wanted} was given, but a rollback returns the nodes to their rollback copies "
             f"({', '.join(versions)}); leave version out"
         )
+    result["major"] = any(
+        (copy := parse_version(node["rollback"]["version"])) is not None
+        and (now := parse_version(node["version"])) is not None
+        and copy.major < now.major
+        for node in with_copy
+    )
     images = sorted({node["rollback"]["image"] for node in with_copy})
     if len(images) == 1 and len(versions) == 1:
         result["target"] = {"image": images[0], "version": versions[0]}
@@ -457,6 +465,85 @@ def health_expected(plan_: dict[str, Any]) -> list[dict[str, Any]]:
     """The nodes that must be Up/Normal before the action starts."""
     down = set(plan_["may_be_down"])
     return [node["model"] for node in plan_["nodes"] if node["name"] not in down]
+
+
+# --- schema agreement while the cluster runs two major versions -------------------------------
+
+
+def _address(text: str) -> str:
+    """'10.42.0.48:7000' or '/10.42.0.48' -> '10.42.0.48'."""
+    text = text.strip().lstrip("/")
+    return text.split(":", 1)[0] if text.count(":") == 1 else text
+
+
+def release_versions(stdout: str) -> dict[str, list[str]]:
+    """The 'Database versions:' part of `nodetool describecluster` (4.0 and later): {release: [addresses]}."""
+    releases: dict[str, list[str]] = {}
+    inside = False
+    for line in (stdout or "").splitlines():
+        if line.strip() == "Database versions:":
+            inside = True
+            continue
+        if not inside:
+            continue
+        match = _RELEASE_LINE.match(line)
+        if not match:
+            if line.strip():
+                break
+            continue
+        releases[match["release"]] = [_address(item) for item in match["addresses"].split(",") if item.strip()]
+    return releases
+
+
+def schema_by_release_problems(stdout: str, ips: list[str]) -> list[str]:
+    """[] when every expected node is reachable and the nodes of each Cassandra release agree on one schema
+    version. Two major versions compute schema versions differently (4.1 and 5.0 do), so while an upgrade
+    across a major version is under way the cluster shows one per release; the schema must not change then.
+    Without the nodes' releases in the output (3.x does not show them), one schema version is required."""
+    schemas = schema_versions(stdout)
+    if not schemas:
+        return ["no schema versions in the nodetool describecluster output"]
+    problems = []
+    if "UNREACHABLE" in schemas:
+        problems.append(f"unreachable: {', '.join(schemas['UNREACHABLE'])}")
+    agreed = {version: nodes for version, nodes in schemas.items() if version != "UNREACHABLE"}
+    seen = {address for nodes in agreed.values() for address in nodes}
+    missing = [ip for ip in ips if ip not in seen]
+    if missing:
+        problems.append(f"no schema version for {', '.join(missing)}")
+    releases = release_versions(stdout)
+    release_of = {address: release for release, addresses in releases.items() for address in addresses}
+    by_release: dict[str, set[str]] = {}
+    for version, nodes in agreed.items():
+        for address in nodes:
+            by_release.setdefault(release_of.get(address, "an unknown release") if releases else "all", set()).add(version)
+    for release, versions in sorted(by_release.items()):
+        if len(versions) > 1:
+            who = "the nodes" if release == "all" else f"the nodes on {release}"
+            detail = "; ".join(f"{version}: {', '.join(agreed[version])}" for version in sorted(versions))
+            problems.append(f"{who} show {len(versions)} schema versions ({detail})")
+    return problems
+
+
+def newest_node(plan_: dict[str, Any]) -> dict[str, Any]:
+    """A running node on the newest version: its nodetool shows every node's release."""
+    down = set(plan_["may_be_down"])
+    running = [node for node in plan_["nodes"] if node["container"] == "running" and node["name"] not in down]
+    versions = {node["name"]: parse_version(node["version"]) or Version(0, 0, 0) for node in running}
+    chosen = max(running or plan_["nodes"], key=lambda node: versions.get(node["name"], Version(0, 0, 0)))
+    return dict(chosen["model"])
+
+
+def schema_witness(plan_: dict[str, Any], todo: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    """The node to ask after `name`'s step: one that runs the newer version while the cluster is mixed.
+    An upgraded node runs it; during a rollback, the next node to roll back still does."""
+    names = [step["name"] for step in todo]
+    if name not in names:
+        return newest_node(plan_)
+    later = todo[names.index(name) + 1 :]
+    if plan_["action"] == "rollback" and later:
+        return dict(later[0]["model"])
+    return dict(todo[names.index(name)]["model"])
 
 
 # --- messages ---------------------------------------------------------------------------------

@@ -352,3 +352,85 @@ def test_split_reads_of_containers_and_copies() -> None:
     split = upgrade.split_reads(results)
     assert [result["item"]["name"] for result in split["containers"]] == ["cdb1", "cdb2"]
     assert [(result["item"]["name"], result["exists"]) for result in split["copies"]] == [("cdb1", False)]
+
+
+# --- schema agreement during a major upgrade ----------------------------------------------------
+
+# nodetool describecluster on a 4.1.10 node of the lab, cdb1 already on 5.0.8.
+MIXED = """Cluster Information:
+\tName: CassandraDB
+\tSnitch: org.apache.cassandra.locator.GossipingPropertyFileSnitch
+\tDynamicEndPointSnitch: enabled
+\tPartitioner: org.apache.cassandra.dht.Murmur3Partitioner
+\tSchema versions:
+\t\tf2791c7c-8a85-371d-a94c-22d6f16ebf08: [10.42.0.50, 10.42.0.49]
+
+\t\t607ae7d0-eb81-3046-a6bb-d4136265ed29: [10.42.0.48]
+
+Stats for all nodes:
+\tLive: 3
+\tUnreachable: 0
+
+Database versions:
+\t5.0.8: [10.42.0.48:7000]
+
+\t4.1.10: [10.42.0.50:7000, 10.42.0.49:7000]
+
+Keyspaces:
+\tupgrade_test -> Replication class: SimpleStrategy {replication_factor=3}
+"""
+IPS = ["10.42.0.48", "10.42.0.49", "10.42.0.50"]
+
+
+def test_release_versions_of_describecluster() -> None:
+    assert upgrade.release_versions(MIXED) == {"5.0.8": ["10.42.0.48"], "4.1.10": ["10.42.0.50", "10.42.0.49"]}
+
+
+def test_one_schema_version_per_release_is_agreement_in_a_mixed_cluster() -> None:
+    assert upgrade.schema_by_release_problems(MIXED, IPS) == []
+
+
+def test_two_schema_versions_within_one_release_are_not() -> None:
+    split = MIXED.replace("[10.42.0.50, 10.42.0.49]", "[10.42.0.50]").replace(
+        "[10.42.0.48]", "[10.42.0.48]\n\n\t\t11111111-2222-3333-4444-555555555555: [10.42.0.49]"
+    )
+    problems = upgrade.schema_by_release_problems(split, IPS)
+    assert len(problems) == 1 and problems[0].startswith("the nodes on 4.1.10 show 2 schema versions"), problems
+
+
+def test_without_the_releases_one_schema_version_is_required() -> None:
+    no_releases = MIXED.split("Database versions:", maxsplit=1)[0]
+    problems = upgrade.schema_by_release_problems(no_releases, IPS)
+    assert len(problems) == 1 and problems[0].startswith("the nodes show 2 schema versions"), problems
+    agreed = no_releases.replace("[10.42.0.50, 10.42.0.49]", "[10.42.0.50, 10.42.0.49, 10.42.0.48]").replace(
+        "\t\t607ae7d0-eb81-3046-a6bb-d4136265ed29: [10.42.0.48]\n", ""
+    )
+    assert upgrade.schema_by_release_problems(agreed, IPS) == []
+
+
+def test_an_unreachable_or_missing_node_is_a_problem() -> None:
+    unreachable = MIXED.replace("[10.42.0.50, 10.42.0.49]", "[10.42.0.50]").replace(
+        "[10.42.0.48]\n", "[10.42.0.48]\n\n\t\tUNREACHABLE: [10.42.0.49]\n", 1
+    )
+    problems = upgrade.schema_by_release_problems(unreachable, IPS)
+    assert "unreachable: 10.42.0.49" in problems and "no schema version for 10.42.0.49" in problems
+    assert upgrade.schema_by_release_problems("", IPS) == ["no schema versions in the nodetool describecluster output"]
+
+
+def test_rollback_of_a_major_upgrade_is_marked() -> None:
+    plan = make_plan("rollback", None, "5.0.8", "4.1.10", "4.1.10", copies=("4.1.10", None, None), target="5.0.8")
+    assert plan["problems"] == [] and plan["major"]
+    assert not make_plan("rollback", None, "3.10", "3.9", "3.9", copies=("3.9", None, None))["major"]
+
+
+def test_schema_witness_runs_the_newer_version() -> None:
+    upgrading = make_plan("upgrade", "5.0.8", "4.1.10", "4.1.10", "4.1.10", target="5.0.8")
+    todo = upgrade.steps(upgrading, [module_result(node["name"], "recreated") for node in NODES])
+    assert upgrade.schema_witness(upgrading, todo, "cdb2")["name"] == "cdb2"
+    rolling_back = make_plan("rollback", None, "5.0.8", "5.0.8", "4.1.10", copies=("4.1.10", "4.1.10", None), target="5.0.8")
+    todo = upgrade.steps(rolling_back, [])
+    assert [step["name"] for step in todo] == ["cdb2", "cdb1"]
+    assert upgrade.schema_witness(rolling_back, todo, "cdb2")["name"] == "cdb1"
+    assert upgrade.schema_witness(rolling_back, todo, "cdb1")["name"] == "cdb1"
+    resumed = make_plan("upgrade", "5.0.8", "5.0.8", "4.1.10", "4.1.10", copies=("4.1.10", None, None), target="5.0.8")
+    assert upgrade.newest_node(resumed)["name"] == "cdb1"
