@@ -4,20 +4,35 @@
 #   2. a fresh three-node cluster to all UN and answering CQL (the stack stage of site.yml, from no stack),
 #   3. a no-change re-run of site.yml.
 # Targets: (2) within 2x (1); (3) within 30 s. It removes the lab's stack and deploys it again.
+# Where the time goes: the slowest tasks of (2) and (3) (ansible.posix.profile_tasks), full logs in .cache/.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 export PATH="$ROOT/.venv/bin:$PATH" ANSIBLE_CONFIG="$ROOT/ansible.cfg"
 version="${1:-$(awk -F': ' '/^cassandra_stack_version:/ {gsub(/"/, "", $2); print $2}' inventories/lab/group_vars/all.yml)}"
-log="$ROOT/.cache/bench-stack.log"; : > "$log"
+log="$ROOT/.cache/bench-stack"
+: > "$log.log"
 
-seconds() { local start=$SECONDS; "$@" >>"$log" 2>&1 || { echo "failed: $*; see $log" >&2; exit 1; }; echo $(( SECONDS - start )); }
+seconds() {
+  local name=$1 start=$SECONDS
+  shift
+  "$@" >"$log-$name.log" 2>&1 || { echo "failed: $*; see $log-$name.log" >&2; exit 1; }
+  echo $(( SECONDS - start ))
+}
+# The slowest tasks of a run, as profile_tasks summed them up at its end.
+slowest() {
+  echo "slowest tasks of $1:"
+  awk '/^={20,}/ { on = 1; next } on && NF' "$log-$1.log" | head -n "${2:-12}" | sed 's/^/  /'
+}
 
-ansible-playbook molecule/shared/reset-stack.yml >>"$log" 2>&1
-one=$(seconds env IMAGE="172.30.42.1:5000/corral/cassandra:$version" bash lab/images/cassandra/smoke.sh "$version" docker exec corral-lab-host2 docker)
-three=$(seconds ansible-playbook playbooks/stack.yml -e "cassandra_stack_version=$version")
-rerun=$(seconds ansible-playbook site.yml -e "cassandra_stack_version=$version")
+ansible-playbook molecule/shared/reset-stack.yml >>"$log.log" 2>&1
+one=$(seconds one env IMAGE="172.30.42.1:5000/corral/cassandra:$version" bash lab/images/cassandra/smoke.sh "$version" docker exec corral-lab-host2 docker)
+export ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks PROFILE_TASKS_TASK_OUTPUT_LIMIT=40
+three=$(seconds three ansible-playbook playbooks/stack.yml -e "cassandra_stack_version=$version")
+rerun=$(seconds rerun ansible-playbook site.yml -e "cassandra_stack_version=$version")
 printf 'image %s\n' "$version"
-printf 'one node, start to CQL and UN:            %4d s\n' "$one"
+printf 'one node, start to CQL and UN:              %4d s\n' "$one"
 printf 'fresh 3-node cluster (stack stage, all UN): %4d s   ratio to one node: %.2f (target <= 2)\n' "$three" "$(awk -v a="$three" -v b="$one" 'BEGIN { print a / b }')"
-printf 'no-change re-run of site.yml:             %4d s   (target <= 30)\n' "$rerun"
+printf 'no-change re-run of site.yml:               %4d s   (target <= 30)\n' "$rerun"
+slowest three
+slowest rerun

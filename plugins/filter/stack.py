@@ -54,9 +54,13 @@ def stack_model(settings: dict[str, Any], hosts: list[dict[str, Any]], subnets: 
         raise AnsibleFilterError(f"the Cassandra stack is not valid; nothing was changed:\n{exc}") from None
 
 
-def observe(stack: dict[str, Any], containers: list[Any], data: list[Any], fast_start: bool) -> dict[str, Any]:
+def plan_guess(stack: dict[str, Any], fast_start: bool) -> list[dict[str, Any]]:
+    return bringup.plan_guess(_plain(stack), bool(fast_start))
+
+
+def observe_plan(stack: dict[str, Any], plan_results: list[Any], fast_start: bool) -> dict[str, Any]:
     try:
-        return bringup.observe(_plain(stack), _plain(containers), _plain(data), bool(fast_start))
+        return bringup.observe_plan(_plain(stack), _plain(plan_results), bool(fast_start))
     except model.StackError as exc:
         raise AnsibleFilterError(f"the Cassandra stack cannot be brought up; nothing was changed:\n{exc}") from None
 
@@ -79,6 +83,10 @@ def cql_report(results: list[Any]) -> list[str]:
 
 def schema_report(results: list[Any]) -> list[str]:
     return output.schema_report(_plain(results))
+
+
+def glance(results: list[Any], expected_ips: list[str]) -> dict[str, Any]:
+    return output.glance(_plain(results), [str(ip) for ip in expected_ips])
 
 
 def ring_problems(stdout: str, expected_ips: list[str]) -> list[str]:
@@ -121,12 +129,14 @@ class FilterModule:
         return {
             "cassandra_stack_swarm_hosts": swarm_hosts,
             "cassandra_stack_model": stack_model,
-            "cassandra_stack_observe": observe,
+            "cassandra_stack_plan_guess": plan_guess,
+            "cassandra_stack_observe_plan": observe_plan,
             "cassandra_stack_phases": phases,
             "cassandra_stack_failures": failures,
             "cassandra_stack_ring_report": ring_report,
             "cassandra_stack_cql_report": cql_report,
             "cassandra_stack_schema_report": schema_report,
+            "cassandra_stack_glance": glance,
             "cassandra_stack_ring_problems": ring_problems,
             "cassandra_stack_schema_problems": schema_problems,
             "cassandra_stack_cql_answered": cql_answered,

@@ -117,6 +117,11 @@ class NodeManager:
         self.sleep = sleep
         self.actions: list[str] = []
         self.warnings: list[str] = []
+        # Images the node needs that were not on this host when the run began.
+        self.images_missing: list[str] = []
+        # What the host held when the run began (state present or stopped): a plan in check mode is then
+        # also the read that decides how a stack comes up.
+        self.observed: dict[str, Any] = {}
         self.before: dict[str, Any] = {}
         self.after: dict[str, Any] = {}
 
@@ -152,6 +157,8 @@ class NodeManager:
     def _ensure_image(self, ref: str) -> dict[str, Any] | None:
         """The image's inspect data after pulling as `pull` says; None only in check mode."""
         attrs = self._inspect_image(ref)
+        if attrs is None and ref not in self.images_missing:
+            self.images_missing.append(ref)
         if attrs is not None and self.spec.pull != "always":
             return attrs
         if attrs is None and self.spec.pull == "never":
@@ -549,9 +556,20 @@ class NodeManager:
 
     # --- states -----------------------------------------------------------------------
 
+    def _observe(self, current: dict[str, Any] | None) -> None:
+        config = (current or {}).get("Config") or {}
+        self.observed = {
+            "data_present": os.path.exists(os.path.join(self.spec.data_dir, "data")),
+            "exists": current is not None,
+            "running": _state(current) == "running",
+            "image": str(config.get("Image") or ""),
+            "jvm_extra_opts": env_dict(config.get("Env")).get("JVM_EXTRA_OPTS") if current is not None else None,
+        }
+
     def _present(self) -> dict[str, Any]:
         # Whatever can fail without changing the node (bind check, pulls) comes first.
         data_attrs = self._check_data_container()
+        self._observe(self._inspect_container(self.spec.name))
         image_attrs = self._ensure_image(self.spec.image)
         if data_attrs is None:
             self._ensure_image(self.spec.busybox_image)
@@ -734,6 +752,8 @@ class NodeManager:
             result = self._absent() if self.spec.state == "absent" else self._present()
         result["changed"] = bool(self.actions)
         result["actions"] = list(self.actions)
+        result["images_missing"] = list(self.images_missing)
+        result["observed"] = dict(self.observed) or None
         return result
 
     def diff(self) -> dict[str, Any]:

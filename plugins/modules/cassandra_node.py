@@ -309,6 +309,44 @@ actions:
     - started cdb1
     - "recreated cdb1: image changed 3.9 -> 3.10"
     - "kept the old cdb1 (registry.example:5000/corral/cassandra:3.9) stopped as cdb1-rollback"
+images_missing:
+  description:
+    - The images the node needs (O(image), and O(busybox_image) while the data container is absent) that were
+      not on the host when the run began; outside check mode they have been pulled since.
+    - A plan in check mode lists what a host would have to pull, so that it can be pulled before anything changes.
+  returned: always
+  type: list
+  elements: str
+  sample:
+    - registry.example:5000/corral/cassandra:3.10
+observed:
+  description:
+    - What the host held when the run began, read before anything changed; null unless O(state=present) or
+      O(state=stopped).
+  returned: always
+  type: dict
+  contains:
+    data_present:
+      description: Whether O(data_dir) holds C(data), the directory of Cassandra's data files.
+      type: bool
+    exists:
+      description: Whether the Cassandra container existed.
+      type: bool
+    running:
+      description: Whether it was running.
+      type: bool
+    image:
+      description: The image reference it was created from; empty when there was none.
+      type: str
+    jvm_extra_opts:
+      description: Its C(JVM_EXTRA_OPTS) environment value; null when there was no container or no value.
+      type: str
+  sample:
+    data_present: true
+    exists: true
+    running: true
+    image: registry.example:5000/corral/cassandra:3.9
+    jvm_extra_opts: -Dcassandra.ring_delay_ms=1000
 cassandra_container:
   description: The Cassandra container after the run; null when O(state=absent).
   returned: always

@@ -202,3 +202,62 @@ def schema_report(results: list[dict[str, Any]]) -> list[str]:
         else:
             report.extend(schema_problems(str(result.get("stdout", ""))))
     return report
+
+
+# --- one look at a node: ring, CQL and (on one node) the schema, from one exec -------------------------
+
+# Printed after each tool's output by the role's glance script, with the tool's exit code.
+GLANCE_MARK = "@@corral-glance"
+GLANCE_PARTS = ("ring", "cql", "schema")
+
+
+def split_glance(stdout: str) -> dict[str, dict[str, Any]]:
+    """The glance script's output -> {part: {rc, stdout}} for ring, cql and (when run) schema."""
+    parts: dict[str, dict[str, Any]] = {}
+    lines: list[str] = []
+    names = iter(GLANCE_PARTS)
+    for line in (stdout or "").splitlines():
+        if line.startswith(GLANCE_MARK):
+            name = next(names, None)
+            if name is None:
+                break
+            code = line[len(GLANCE_MARK):].strip()
+            parts[name] = {"rc": int(code) if code.lstrip("-").isdigit() else 1, "stdout": "\n".join(lines)}
+            lines = []
+        else:
+            lines.append(line)
+    return parts
+
+
+def glance(results: list[dict[str, Any]], expected_ips: list[str]) -> dict[str, Any]:
+    """Glance results of the nodes -> {problems, ring_views}.
+
+    problems: why the cluster is not healthy ([] when every node sees every expected node Up/Normal,
+    answers CQL, and the node that read the schema sees one version); ring_views: each node's
+    `nodetool status` as the results of a task that ran it, for the status table.
+    """
+    problems: list[str] = []
+    views: list[dict[str, Any]] = []
+    schema_read = False
+    for result in _done(results):
+        name = _name(result)
+        parts = split_glance(str(result.get("stdout") or "")) if result.get("rc") == 0 else {}
+        ring, cql = parts.get("ring"), parts.get("cql")
+        if ring is None or cql is None:
+            problems.append(f"{name}: no answer ({_error(result)})")
+            continue
+        views.append({"item": result.get("item"), "rc": ring["rc"], "stdout": ring["stdout"]})
+        if ring["rc"] != 0:
+            problems.append(f"{name}: nodetool status failed")
+        else:
+            problems.extend(f"{name} sees {problem}" for problem in ring_problems(ring["stdout"], expected_ips))
+        if not cql_answered(cql):
+            problems.append(f"{name}: not answering CQL")
+        if "schema" in parts:
+            schema_read = True
+            schema = parts["schema"]
+            found = schema_problems(schema["stdout"]) if schema["rc"] == 0 else ["nodetool describecluster failed"]
+            problems.extend(f"{name} sees {problem}" for problem in found)
+    if not schema_read:
+        problems.append("no node read the schema versions")
+    return {"problems": problems, "ring_views": views}

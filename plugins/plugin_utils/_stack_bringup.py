@@ -97,13 +97,66 @@ def observe(
     return {"fresh": fresh, "fast": fresh and fast_start, "nodes": observed, "plan_nodes": plan_nodes}
 
 
+def plan_guess(stack: dict[str, Any], fast_start: bool) -> list[dict[str, Any]]:
+    """The nodes to plan before anything is known about the hosts: as for a brand-new cluster.
+
+    The plan (the node module in check mode) also reads what each host holds; observe_plan() then
+    says which nodes to plan again because the guess was wrong for them.
+    """
+    return [
+        {**node, "jvm_extra_opts": list(node["jvm_extra_opts"]) + (list(node["fast_start_jvm_opts"]) if fast_start else [])}
+        for node in stack["nodes"]
+    ]
+
+
+def _as_reads(plan_results: list[dict[str, Any]] | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """cassandra_node results -> the (docker_container_info, stat) results observe() reads."""
+    containers: list[dict[str, Any]] = []
+    data: list[dict[str, Any]] = []
+    for result in plan_results or []:
+        seen = result.get("observed") if isinstance(result, dict) else None
+        if not isinstance(seen, dict) or result.get("skipped") or result.get("failed"):
+            continue
+        config: dict[str, Any] = {"Image": seen.get("image") or ""}
+        if seen.get("jvm_extra_opts") is not None:
+            config["Env"] = [f"JVM_EXTRA_OPTS={seen['jvm_extra_opts']}"]
+        containers.append(
+            {
+                "item": result.get("item"),
+                "exists": bool(seen.get("exists")),
+                "container": {"State": {"Running": bool(seen.get("running"))}, "Config": config},
+            }
+        )
+        data.append({"item": result.get("item"), "stat": {"exists": bool(seen.get("data_present"))}})
+    return containers, data
+
+
+def observe_plan(stack: dict[str, Any], plan_results: list[dict[str, Any]], fast_start: bool) -> dict[str, Any]:
+    """observe() from the plan made with plan_guess(), plus:
+
+    replan: the nodes whose JVM options to plan with differ from the guess (plan them again);
+    containers: each node's container as it was, shaped like docker_container_info results.
+    """
+    containers, data = _as_reads(plan_results)
+    observed = observe(stack, containers, data, fast_start)
+    planned = {name: result["item"] for name, result in _by_node(plan_results).items()}
+    observed["replan"] = [
+        node["name"]
+        for node in observed["plan_nodes"]
+        if list((planned.get(node["name"]) or {}).get("jvm_extra_opts") or []) != list(node["jvm_extra_opts"])
+    ]
+    observed["containers"] = containers
+    return observed
+
+
 def phases(stack: dict[str, Any], observed: dict[str, Any], plan_results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The start phases for the nodes the node module (in check mode) would change.
 
     Each phase: name, nodes (node dicts with the JVM options to apply, the planned actions and whether
     to drain the node first), expected (the nodes that
     must then be Up/Normal as every one of them sees it), and gate (listen, ring, cql, schema: what to
-    wait for after the phase; the final health check waits for everything anyway).
+    wait for after the phase, the final health check waits for everything anyway; gossip: listen on the
+    internode port instead of the CQL port).
     """
     planned = _by_node(plan_results)
     nodes = stack["nodes"]
@@ -129,8 +182,9 @@ def phases(stack: dict[str, Any], observed: dict[str, Any], plan_results: list[d
                     "name": f"fresh cluster: first seed {first['name']} alone",
                     "nodes": [to_apply(first)],
                     "expected": [first],
-                    # Its CQL port opens once it is Up/Normal: enough for the others to join it.
-                    "gate": {"listen": True, "ring": False, "cql": False, "schema": False},
+                    # Its internode port opens just before its gossip starts; the others take seconds of their
+                    # own start before they first gossip with it. The final check waits for everything.
+                    "gate": {"listen": True, "gossip": True, "ring": False, "cql": False, "schema": False},
                 }
             )
         if rest:
@@ -159,11 +213,18 @@ def phases(stack: dict[str, Any], observed: dict[str, Any], plan_results: list[d
 
 
 def failures(registered: list[dict[str, Any]], hosts: list[str]) -> list[str]:
-    """'host: message' for every failed result of a task registered on each host (loop or not)."""
+    """'host: message' for every failed result of a task registered on each host (loop or not).
+
+    A loop item that is a string (like the image being pulled) is named first unless the message names it.
+    """
     report = []
     for host, result in zip(hosts, registered):
         result = result or {}
         for item in result.get("results", [result]):
             if isinstance(item, dict) and item.get("failed"):
-                report.append(f"{host}: {item.get('msg') or 'failed'}")
+                message = str(item.get("msg") or "failed")
+                subject = item.get("item")
+                if isinstance(subject, str) and subject and subject not in message:
+                    message = f"{subject}: {message}"
+                report.append(f"{host}: {message}")
     return report

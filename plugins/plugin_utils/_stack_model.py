@@ -216,6 +216,8 @@ class Node:
     fast_start_jvm_opts: list[str] = field(default_factory=list)
     # Where the node answers CQL once it is Up/Normal: the cheap readiness probe looks for this port.
     cql_port: int = 9042
+    # Where the node gossips with its peers: a starting seed opens it just before gossip starts.
+    storage_port: int = 7000
 
 
 @dataclass
@@ -385,11 +387,11 @@ def _optional(value: Any, pattern: re.Pattern[str], where: str, hint: str, error
     return value
 
 
-def _cql_port(cassandra_yaml: dict[str, Any], where: str, errors: _Errors) -> int:
-    port = cassandra_yaml.get("native_transport_port", 9042)
+def _yaml_port(cassandra_yaml: dict[str, Any], key: str, default: int, where: str, errors: _Errors) -> int:
+    port = cassandra_yaml.get(key, default)
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-        errors.add(f"{where} cassandra_yaml native_transport_port={port!r} is not a port number")
-        return 9042
+        errors.add(f"{where} cassandra_yaml {key}={port!r} is not a port number")
+        return default
     return port
 
 
@@ -583,7 +585,8 @@ def build_stack(settings: dict[str, Any], hosts: list[SwarmHost], subnets: list[
                 env=env,
                 jvm_extra_opts=jvm,
                 cassandra_yaml=node_yaml,
-                cql_port=_cql_port(node_yaml, where, errors),
+                cql_port=_yaml_port(node_yaml, "native_transport_port", 9042, where, errors),
+                storage_port=_yaml_port(node_yaml, "storage_port", 7000, where, errors),
             )
         )
 

@@ -18,12 +18,33 @@ UPGRADE_COLUMN = "UPGRADE"
 
 
 def _results_by_node(results: list[dict[str, Any]] | None) -> dict[str, dict[str, Any]]:
+    """Loop results keyed by node (their `item`); of several results for one node, the last wins."""
     found: dict[str, dict[str, Any]] = {}
     for result in results or []:
         item = result.get("item") if isinstance(result, dict) else None
         if isinstance(item, dict) and "name" in item and not result.get("skipped"):
             found[str(item["name"])] = result
     return found
+
+
+def _as_container_info(result: dict[str, Any], key: str) -> dict[str, Any]:
+    """A docker_container_info result as is; a cassandra_node result's `key` container
+    (cassandra_container or rollback_copy) turned into one, so that the table needs no new read."""
+    if key not in result:
+        return result
+    brief = result.get(key) or {}
+    return {
+        "item": result.get("item"),
+        "exists": bool(brief.get("id")),
+        "container": {
+            "State": {"Running": brief.get("state") == "running"},
+            "Config": {"Image": str(brief.get("image") or "")},
+        },
+    }
+
+
+def _containers_by_node(results: list[dict[str, Any]] | None, key: str) -> dict[str, dict[str, Any]]:
+    return {name: _as_container_info(result, key) for name, result in _results_by_node(results).items()}
 
 
 def _consensus(seen: dict[str, str]) -> str:
@@ -48,7 +69,7 @@ def _upgrade_states(
     stack: dict[str, Any], by_container: dict[str, Any], copies: list[dict[str, Any]] | None
 ) -> dict[str, str]:
     """Per node, while some node keeps a rollback copy: upgraded (rollback available) or not yet; else {}."""
-    by_copy = {name: result for name, result in _results_by_node(copies).items() if result.get("exists")}
+    by_copy = {name: result for name, result in _containers_by_node(copies, "rollback_copy").items() if result.get("exists")}
     if not by_copy:
         return {}
     upgraded_to = {image_tag(_image(by_container.get(name))) for name in by_copy if _image(by_container.get(name))}
@@ -73,10 +94,11 @@ def status_rows(
 ) -> list[dict[str, str]]:
     """One row per node of the stack, then one per ring member the stack does not know.
 
-    copies: docker_container_info results of each node's rollback copy ('<name>-rollback'); while any
-    exists, the rows get an UPGRADE column.
+    containers: docker_container_info results of each node's container, or cassandra_node results (the last
+    result of a node wins). copies: docker_container_info results of each node's rollback copy
+    ('<name>-rollback'), or cassandra_node results; while any copy exists, the rows get an UPGRADE column.
     """
-    by_container = _results_by_node(containers)
+    by_container = _containers_by_node(containers, "cassandra_container")
     upgrade_states = _upgrade_states(stack, by_container, copies)
     rings: dict[str, list[dict[str, str]]] = {}
     for name, result in _results_by_node(views).items():

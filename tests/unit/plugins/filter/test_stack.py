@@ -75,10 +75,12 @@ def test_swarm_hosts_error_becomes_filter_error() -> None:
 def test_observe_error_becomes_filter_error() -> None:
     hosts = FILTERS["cassandra_stack_swarm_hosts"](SWARM_NODES, HOST_INFOS)
     stack = FILTERS["cassandra_stack_model"](SETTINGS, hosts, SUBNETS)
-    containers = [{"item": node, "exists": False} for node in stack["nodes"]]
-    data = [{"item": node, "stat": {"exists": node["name"] != "cdb1"}} for node in stack["nodes"]]
+    plan = [
+        {"item": node, "observed": {"data_present": node["name"] != "cdb1", "exists": False, "running": False}}
+        for node in FILTERS["cassandra_stack_plan_guess"](stack, True)
+    ]
     with pytest.raises(AnsibleFilterError, match="seed nodes cdb1 have an empty data directory"):
-        FILTERS["cassandra_stack_observe"](stack, containers, data, True)
+        FILTERS["cassandra_stack_observe_plan"](stack, plan, True)
 
 
 def test_auth_state_error_becomes_filter_error() -> None:

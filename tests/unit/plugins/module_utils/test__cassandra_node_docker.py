@@ -216,6 +216,8 @@ def test_new_node_four_times(fake: FakeEngine, data_dir: str) -> None:
     assert real["changed"] and real["actions"] == expected
     assert not check_again["changed"] and check_again["actions"] == []
     assert not real_again["changed"] and real_again["actions"] == []
+    assert check["images_missing"] == real["images_missing"] == [CASSANDRA_39, BUSYBOX]
+    assert check_again["images_missing"] == real_again["images_missing"] == []
     assert check_again["diff"]["before"] == check_again["diff"]["after"]
     assert os.path.isdir(data_dir)
 
@@ -231,6 +233,26 @@ def test_new_node_four_times(fake: FakeEngine, data_dir: str) -> None:
     assert data1["Config"]["Labels"][node_labels.SIDEKICK_OF] == "cdb1"
     assert real["cassandra_container"]["id"] == cdb1["Id"] and real["data_container"]["id"] == data1["Id"]
     assert check["cassandra_container"]["id"] is None
+
+
+def test_observed_is_what_the_host_held_before_the_run(fake: FakeEngine, data_dir: str) -> None:
+    """A plan in check mode reports the host's state, so that no other read is needed to decide a bring-up."""
+    node = spec(data_dir, jvm_extra_opts=["-Dcassandra.ring_delay_ms=1000"])
+    nothing = {"data_present": False, "exists": False, "running": False, "image": "", "jvm_extra_opts": None}
+    assert run(fake, node, check_mode=True)["observed"] == nothing
+    assert run(fake, node)["observed"] == nothing
+    os.makedirs(os.path.join(data_dir, "data"))
+    there = {
+        "data_present": True,
+        "exists": True,
+        "running": True,
+        "image": CASSANDRA_39,
+        "jvm_extra_opts": "-Dcassandra.ring_delay_ms=1000",
+    }
+    assert run(fake, spec(data_dir), check_mode=True)["observed"] == there
+    assert run(fake, spec(data_dir, state="stopped"))["observed"] == there
+    assert run(fake, spec(data_dir))["observed"] == dict(there, running=False, jvm_extra_opts=None)
+    assert run(fake, spec(data_dir, state="absent"))["observed"] is None
 
 
 def test_cassandra_yaml_is_written_before_first_start(fake: FakeEngine, data_dir: str) -> None:
@@ -253,6 +275,8 @@ def test_setting_change_recreates_and_keeps_data_container(fake: FakeEngine, dat
     node = spec(data_dir, image=CASSANDRA_310, stop_timeout=300)
     check = run(fake, node, check_mode=True)
     assert check["actions"] == [f"pulled {CASSANDRA_310}", "recreated cdb1: image changed 3.9 -> 3.10", "started cdb1"]
+    # The data container exists: only the new Cassandra image is needed.
+    assert check["images_missing"] == [CASSANDRA_310]
     assert fake.calls == []
     result = run(fake, node)
     assert result["actions"] == check["actions"]

@@ -10,7 +10,9 @@ from ansible_collections.corral.cassandra.plugins.plugin_utils._stack_bringup im
     failures,
     image_tag,
     observe,
+    observe_plan,
     phases,
+    plan_guess,
 )
 from ansible_collections.corral.cassandra.plugins.plugin_utils._stack_model import (
     DEFAULT_NODES,
@@ -139,7 +141,7 @@ def test_fresh_phases_seed_alone_then_the_rest_together() -> None:
     assert [[n["name"] for n in phase["nodes"]] for phase in result] == [["cdb1"], ["cdb2", "cdb3"]]
     assert result[0]["nodes"][0]["jvm_extra_opts"] == FAST
     assert result[1]["nodes"][0]["jvm_extra_opts"] == JOIN
-    assert result[0]["gate"] == {"listen": True, "ring": False, "cql": False, "schema": False}
+    assert result[0]["gate"] == {"listen": True, "gossip": True, "ring": False, "cql": False, "schema": False}
     assert not any(result[1]["gate"].values())
     assert [n["name"] for n in result[0]["expected"]] == ["cdb1"]
     assert result[1]["nodes"][0]["actions"] == ["created cdb2"]
@@ -207,7 +209,67 @@ def test_image_tag(image: str, tag: str) -> None:
             ["lab-host1: Error pulling image x:9 - 404"],
         ),
         ([{}, {"failed": True, "msg": "boom"}], ["lab-host2: boom"]),
+        (
+            [
+                {"results": [{"failed": True, "item": "r:5000/c:3.99", "msg": "manifest unknown"}]},
+                {"results": [{"failed": True, "item": "r:5000/c:3.99", "msg": "pull r:5000/c:3.99: no"}]},
+            ],
+            ["lab-host1: r:5000/c:3.99: manifest unknown", "lab-host2: pull r:5000/c:3.99: no"],
+        ),
     ],
 )
 def test_failures_per_host(registered: list[dict[str, Any]], report: list[str]) -> None:
     assert failures(registered, ["lab-host1", "lab-host2"]) == report
+
+
+def planned(node: dict[str, Any], data_present: bool, jvm: list[str] | None = None, exists: bool = True) -> dict[str, Any]:
+    """A cassandra_node result of the plan: the node as planned, and what its host held."""
+    seen = {
+        "data_present": data_present,
+        "exists": exists,
+        "running": exists,
+        "image": "cassandra:3.9" if exists else "",
+        "jvm_extra_opts": " ".join(jvm) if jvm else None,
+    }
+    return {"item": node, "observed": seen, "actions": []}
+
+
+def test_the_guess_is_a_brand_new_cluster() -> None:
+    stack = lab_stack(["-Dx=1"])
+    assert [n["jvm_extra_opts"] for n in plan_guess(stack, True)] == [["-Dx=1", *FAST], ["-Dx=1", *JOIN], ["-Dx=1", *JOIN]]
+    assert [n["jvm_extra_opts"] for n in plan_guess(stack, False)] == [["-Dx=1"]] * 3
+
+
+def test_a_new_cluster_needs_no_second_plan() -> None:
+    stack = lab_stack()
+    guess = plan_guess(stack, True)
+    seen = observe_plan(stack, [planned(n, False, exists=False) for n in guess], True)
+    assert (seen["fresh"], seen["fast"], seen["replan"]) == (True, True, [])
+    assert [c["exists"] for c in seen["containers"]] == [False, False, False]
+
+
+def test_a_cluster_started_fast_keeps_its_options_without_a_second_plan() -> None:
+    stack = lab_stack()
+    guess = plan_guess(stack, True)
+    seen = observe_plan(stack, [planned(n, True, n["jvm_extra_opts"]) for n in guess], True)
+    assert (seen["fresh"], seen["fast"], seen["replan"]) == (False, False, [])
+    assert seen["nodes"]["cdb2"]["plan_jvm_extra_opts"] == JOIN
+    assert seen["nodes"]["cdb2"]["apply_jvm_extra_opts"] == []
+    assert seen["containers"][0]["container"]["Config"]["Env"] == [f"JVM_EXTRA_OPTS={' '.join(FAST)}"]
+
+
+def test_nodes_recreated_since_are_planned_again_with_their_own_options() -> None:
+    stack = lab_stack()
+    guess = plan_guess(stack, True)
+    results = [planned(guess[0], True, FAST), planned(guess[1], True), planned(guess[2], True, ["-Dother=1"])]
+    seen = observe_plan(stack, results, True)
+    assert seen["replan"] == ["cdb2", "cdb3"]
+    assert [n["jvm_extra_opts"] for n in seen["plan_nodes"]] == [FAST, [], []]
+
+
+def test_a_host_that_did_not_answer_stops_the_bring_up() -> None:
+    stack = lab_stack()
+    guess = plan_guess(stack, True)
+    results = [planned(guess[0], False), {"item": guess[1], "failed": True}, {"item": guess[2], "skipped": True}]
+    with pytest.raises(StackError, match="nodes cdb2, cdb3 were not observed"):
+        observe_plan(stack, results, True)

@@ -240,9 +240,11 @@ def test_merges_stack_and_node_settings() -> None:
         "concurrent_writes": 8,
     }
     assert cdb2.published_ports == ["9042:9042"]
-    assert cdb2.cql_port == 9042
-    other = build_stack(settings(cassandra_yaml={"native_transport_port": 19042}), lab_hosts(), SUBNETS)
-    assert {node.cql_port for node in other.nodes} == {19042}
+    assert (cdb2.cql_port, cdb2.storage_port) == (9042, 7000)
+    other = build_stack(
+        settings(cassandra_yaml={"native_transport_port": 19042, "storage_port": 17000}), lab_hosts(), SUBNETS
+    )
+    assert {(node.cql_port, node.storage_port) for node in other.nodes} == {(19042, 17000)}
     assert stack.nodes[0].published_ports == []
 
 
@@ -322,6 +324,7 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], str]] = [
         {"cassandra_yaml": {"native_transport_port": "9042"}},
         "native_transport_port='9042' is not a port number",
     ),
+    ("bad storage port", {"cassandra_yaml": {"storage_port": 70000}}, "storage_port=70000 is not a port number"),
     (
         "relative data dir",
         {"nodes": with_node(1, data_dir="cassandra/data")},

@@ -42,3 +42,29 @@ def test_upgrade_column_during_an_upgrade() -> None:
     ]
     header = status_table(STACK, containers, [], copies).splitlines()[1]
     assert header.split()[-1] == "UPGRADE"
+
+
+def node_result(node: dict[str, Any], version: str | None, copy: str | None, state: str = "running") -> dict[str, Any]:
+    """A cassandra_node result: the node's container and its rollback copy, as the module returns them."""
+    container = {"id": f"id-{node['name']}", "image": f"{REPO}:{version}", "state": state} if version else None
+    rollback = {"id": "id-copy", "image": f"{REPO}:{copy}", "state": "stopped"} if copy else None
+    return {"item": node, "cassandra_container": container, "rollback_copy": rollback, "actions": []}
+
+
+def test_node_module_results_stand_for_new_reads() -> None:
+    """The plan and the bring-up already read the containers: the table takes them, the last result of a node winning."""
+    before = [info(NODES[0], "3.9"), info(NODES[1], "3.9", running=False), info(NODES[2], None)]
+    applied = [node_result(NODES[1], "3.10", "3.9"), node_result(NODES[2], "3.10", None, state="stopped")]
+    rows = status_rows(STACK, before + applied, [], [info(NODES[0], None), *applied])
+    assert [(row["VERSION"], row["CONTAINER"]) for row in rows] == [("3.9", "running"), ("3.10", "running"), ("3.10", "stopped")]
+    assert [row["UPGRADE"] for row in rows] == [
+        "not upgraded yet",
+        "upgraded from 3.9, rollback available",
+        "at 3.10, no rollback copy",
+    ]
+
+
+def test_node_module_result_without_container() -> None:
+    rows = status_rows(STACK, [node_result(NODES[0], None, None)], [], [node_result(NODES[0], None, None)])
+    assert rows[0]["CONTAINER"] == "absent" and rows[0]["VERSION"] == "-"
+    assert "UPGRADE" not in rows[0]
