@@ -141,7 +141,7 @@ def test_fresh_phases_seed_alone_then_the_rest_together() -> None:
     assert [[n["name"] for n in phase["nodes"]] for phase in result] == [["cdb1"], ["cdb2", "cdb3"]]
     assert result[0]["nodes"][0]["jvm_extra_opts"] == FAST
     assert result[1]["nodes"][0]["jvm_extra_opts"] == JOIN
-    assert result[0]["gate"] == {"listen": True, "gossip": True, "ring": False, "cql": False, "schema": False}
+    assert result[0]["gate"] == {"listen": True, "gossip": True, "ring": True, "cql": True, "schema": False}
     assert not any(result[1]["gate"].values())
     assert [n["name"] for n in result[0]["expected"]] == ["cdb1"]
     assert result[1]["nodes"][0]["actions"] == ["created cdb2"]
@@ -155,9 +155,19 @@ def test_rolling_phases_one_node_at_a_time() -> None:
     result = phases(stack, seen, plan(stack, {"cdb2", "cdb3"}))
     assert [[n["name"] for n in phase["nodes"]] for phase in result] == [["cdb2"], ["cdb3"]]
     assert [[n["name"] for n in phase["expected"]] for phase in result] == [["cdb1", "cdb2"], ["cdb1", "cdb2", "cdb3"]]
-    assert all(all(phase["gate"].values()) for phase in result)
+    assert [phase["gate"]["schema"] for phase in result] == [False, True]
+    assert all(all(v for k, v in phase["gate"].items() if k != "schema") for phase in result)
     assert result[1]["nodes"][0]["jvm_extra_opts"] == []
     assert [phase["nodes"][0]["drain"] for phase in result] == [False, False]
+
+
+def test_a_stopped_cluster_with_data_asks_schema_agreement_only_when_all_are_up() -> None:
+    stack = lab_stack()
+    nodes = stack["nodes"]
+    seen = observe(stack, [absent(n) for n in nodes], [data(n, True) for n in nodes], True)
+    result = phases(stack, seen, plan(stack, {"cdb1", "cdb2", "cdb3"}))
+    assert [[n["name"] for n in phase["nodes"]] for phase in result] == [["cdb1"], ["cdb2"], ["cdb3"]]
+    assert [phase["gate"]["schema"] for phase in result] == [False, False, True]
 
 
 def test_a_running_node_is_drained_before_it_is_recreated() -> None:
