@@ -20,8 +20,13 @@ timed_up() {
 mkdir -p "$LAB_CACHE"
 ./dev lab destroy >/dev/null 2>&1 || true
 if [ "${1:-}" != "--cached" ]; then
-  docker images --format '{{.ID}} {{.Repository}}' | awk -v r="$LAB_REGISTRY/corral/" \
-    'index($2, "corral/") == 1 || index($2, r) == 1 { print $1 }' | sort -u | xargs -r docker rmi -f >/dev/null
+  # Children (the Cassandra images) go before their parents (the JRE images): a few passes.
+  lab_images() {
+    docker images --format '{{.ID}} {{.Repository}}' | awk -v r="$LAB_REGISTRY/corral/" \
+      'index($2, "corral/") == 1 || index($2, r) == 1 { print $1 }' | sort -u
+  }
+  for _ in 1 2 3; do lab_images | xargs -r docker rmi -f >/dev/null 2>&1 || true; done
+  [ -z "$(lab_images)" ] || { echo "could not remove the lab images: $(lab_images | xargs)" >&2; exit 1; }
   docker builder prune -af >/dev/null 2>&1 || true
   rm -rf "$LAB_CACHE/cassandra"
   cold=$(timed_up cold)
