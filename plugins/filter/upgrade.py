@@ -22,8 +22,9 @@ def plan(
     return upgrade.plan(_plain(stack), _plain(containers), _plain(copies), str(action), _plain(version))
 
 
-def split_reads(results: list[Any]) -> dict[str, list[dict[str, Any]]]:
-    return upgrade.split_reads(_plain(results))
+def read_containers(stack: dict[str, Any], reads: dict[str, Any]) -> dict[str, Any]:
+    """Each host's read look ({host: result}) -> containers, copies (what plan takes) and overlay_failures."""
+    return upgrade.read_containers(_plain(stack), _plain(reads))
 
 
 def steps(plan_: dict[str, Any], module_results: list[Any]) -> list[dict[str, Any]]:
@@ -42,16 +43,31 @@ def failure_text(result: Any) -> str:
     return upgrade.failure_text(_plain(result))
 
 
-def host_failures(registered: list[Any], hosts: list[str]) -> list[str]:
-    return upgrade.host_failures(_plain(registered), [str(host) for host in hosts])
-
-
 def node_failure(plan_: dict[str, Any], node: str, failure: str, rolled_back: bool, rollback_failure: str = "") -> str:
     return upgrade.node_failure_message(_plain(plan_), str(node), str(failure), bool(rolled_back), str(rollback_failure))
 
 
-def schema_problems(stdout: str, ips: list[Any]) -> list[str]:
-    return upgrade.schema_by_release_problems(str(stdout), [str(ip) for ip in ips])
+def look_spec(
+    expected: list[Any], deadline: float, per_release: bool, schema_node: dict[str, Any], changed: str = ""
+) -> dict[str, Any]:
+    return upgrade.look_spec(_plain(expected), float(deadline), bool(per_release), _plain(schema_node), str(changed or ""))
+
+
+def look_lines(spec: dict[str, Any], host: str, parts: list[str] | None = None) -> str:
+    chosen = tuple(str(part) for part in parts) if parts else ("listen", "ring", "cql", "schema")
+    return upgrade.look_lines(_plain(spec), str(host), chosen)
+
+
+def look_problems(looks: dict[str, Any], spec: dict[str, Any], ring: bool = True) -> list[str]:
+    return upgrade.look_problems(_plain(looks), _plain(spec), bool(ring))
+
+
+def look_ring_views(looks: dict[str, Any]) -> list[dict[str, Any]]:
+    return upgrade.look_ring_views(_plain(looks))
+
+
+def pull_failures(looks: dict[str, Any]) -> list[str]:
+    return upgrade.pull_failures(_plain(looks))
 
 
 def newest_node(plan_: dict[str, Any]) -> dict[str, Any]:
@@ -72,15 +88,18 @@ class FilterModule:
     def filters(self) -> dict[str, Callable[..., Any]]:
         return {
             "cassandra_upgrade_plan": plan,
-            "cassandra_upgrade_split_reads": split_reads,
+            "cassandra_upgrade_read_containers": read_containers,
             "cassandra_upgrade_steps": steps,
             "cassandra_upgrade_finish_problems": finish_problems,
             "cassandra_upgrade_health_expected": health_expected,
             "cassandra_upgrade_failure_text": failure_text,
-            "cassandra_upgrade_host_failures": host_failures,
             "cassandra_upgrade_node_failure": node_failure,
             "cassandra_upgrade_summary": summary,
-            "cassandra_upgrade_schema_problems": schema_problems,
+            "cassandra_upgrade_look_spec": look_spec,
+            "cassandra_upgrade_look_lines": look_lines,
+            "cassandra_upgrade_look_problems": look_problems,
+            "cassandra_upgrade_look_ring_views": look_ring_views,
+            "cassandra_upgrade_pull_failures": pull_failures,
             "cassandra_upgrade_newest_node": newest_node,
             "cassandra_upgrade_schema_witness": schema_witness,
         }

@@ -9,12 +9,19 @@ refusal is decided here, before any container changes, and says what to do inste
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ansible_collections.corral.cassandra.plugins.plugin_utils._cassandra_output import schema_versions
+from ansible_collections.corral.cassandra.plugins.plugin_utils._cassandra_output import (
+    _address,
+    cql_answered,
+    ring_problems,
+    schema_versions,
+)
 from ansible_collections.corral.cassandra.plugins.plugin_utils._stack_bringup import image_tag
+from ansible_collections.corral.cassandra.plugins.plugin_utils._stack_status import _results_by_node
 
 ACTIONS = ("upgrade", "finish", "rollback")
 # The node module's name for the old container an upgrade keeps (module_utils/_cassandra_node.py).
@@ -131,15 +138,6 @@ def path_problem(source: Version, target: Version, nodes: list[str]) -> str | No
 # --- observation --------------------------------------------------------------------------
 
 
-def _by_node(results: list[dict[str, Any]] | None) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
-    for result in results or []:
-        item = result.get("item") if isinstance(result, dict) else None
-        if isinstance(item, dict) and "name" in item and not result.get("skipped"):
-            found[str(item["name"])] = result
-    return found
-
-
 def _container(result: dict[str, Any] | None) -> dict[str, Any] | None:
     if not result or not result.get("exists"):
         return None
@@ -150,21 +148,9 @@ def _running(container: dict[str, Any] | None) -> bool:
     return bool(container and (container.get("State") or {}).get("Running"))
 
 
-def split_reads(results: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """docker_container_info results looped over (node, '' or '-rollback') -> containers and copies,
-    each result with its node as `item`."""
-    split: dict[str, list[dict[str, Any]]] = {"containers": [], "copies": []}
-    for result in results or []:
-        item = result.get("item") if isinstance(result, dict) else None
-        if not isinstance(item, (list, tuple)) or len(item) != 2 or not isinstance(item[0], dict):
-            continue
-        split["copies" if item[1] == ROLLBACK_SUFFIX else "containers"].append(dict(result, item=item[0]))
-    return split
-
-
 def observe_nodes(stack: dict[str, Any], containers: list[dict[str, Any]], copies: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per node of the stack: its container and rollback copy as they are now."""
-    by_container, by_copy = _by_node(containers), _by_node(copies)
+    by_container, by_copy = _results_by_node(containers), _results_by_node(copies)
     missing = [node["name"] for node in stack["nodes"] if node["name"] not in by_container]
     if missing:
         raise ValueError(f"nodes {', '.join(missing)} were not observed: their hosts did not answer")
@@ -201,6 +187,15 @@ def observe_nodes(stack: dict[str, Any], containers: list[dict[str, Any]], copie
 
 
 # --- the plan -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """The observed nodes as every planner takes them: all, those with a rollback copy, those not running."""
+
+    nodes: list[dict[str, Any]]
+    with_copy: list[dict[str, Any]]
+    down: list[dict[str, Any]]
 
 
 def _names(nodes: list[dict[str, Any]]) -> str:
@@ -258,7 +253,6 @@ def plan(
         problems.append(str(exc))
         return result
     result["nodes"] = nodes
-    seen_down = [node for node in nodes if node["container"] != "running"]
     unknown = [node for node in nodes if node["container"] != "absent" and node["version"] is None]
     if unknown:
         problems.append(
@@ -266,29 +260,23 @@ def plan(
             + "; ".join(f"{node['name']} runs (image {node['image']})" for node in unknown)
             + ": its image tag is no release number and the image has no version label"
         )
-    with_copy = [node for node in nodes if node["rollback"]]
-
-    if action == "upgrade":
-        _plan_upgrade(result, nodes, with_copy, seen_down, wanted, version)
-    elif action == "finish":
-        _plan_finish(result, nodes, with_copy, seen_down, wanted)
-    else:
-        _plan_rollback(result, nodes, with_copy, seen_down, wanted)
+    seen = _Seen(
+        nodes=nodes,
+        with_copy=[node for node in nodes if node["rollback"]],
+        down=[node for node in nodes if node["container"] != "running"],
+    )
+    planners = {"upgrade": _plan_upgrade, "finish": _plan_finish, "rollback": _plan_rollback}
+    planners[action](result, seen, wanted)
     return result
 
 
-def _plan_upgrade(
-    result: dict[str, Any],
-    nodes: list[dict[str, Any]],
-    with_copy: list[dict[str, Any]],
-    seen_down: list[dict[str, Any]],
-    target: Version | None,
-    version: str | None,
-) -> None:
+def _plan_upgrade(result: dict[str, Any], seen: _Seen, target: Version | None) -> None:
     problems: list[str] = result["problems"]
+    nodes, with_copy, seen_down = seen.nodes, seen.with_copy, seen.down
     if target is None:
         problems.append("upgrade needs the version to upgrade to, like: ansible-playbook upgrade.yml -e version=3.10")
         return
+    version = str(target)
     missing = [node for node in nodes if node["container"] == "absent" and not node["rollback"]]
     if missing:
         problems.append(
@@ -333,14 +321,9 @@ def _plan_upgrade(
     result["order"] = [node["name"] for node in seen_down] + [node["name"] for node in nodes if node not in seen_down]
 
 
-def _plan_finish(
-    result: dict[str, Any],
-    nodes: list[dict[str, Any]],
-    with_copy: list[dict[str, Any]],
-    seen_down: list[dict[str, Any]],
-    wanted: Version | None,
-) -> None:
+def _plan_finish(result: dict[str, Any], seen: _Seen, wanted: Version | None) -> None:
     problems: list[str] = result["problems"]
+    nodes, with_copy, seen_down = seen.nodes, seen.with_copy, seen.down
     if seen_down:
         problems.append(
             f"{_names(seen_down)} {'is' if len(seen_down) == 1 else 'are'} not running: an upgrade is finished on a "
@@ -379,14 +362,9 @@ def _plan_finish(
     result["order"] = [node["name"] for node in nodes]
 
 
-def _plan_rollback(
-    result: dict[str, Any],
-    nodes: list[dict[str, Any]],
-    with_copy: list[dict[str, Any]],
-    seen_down: list[dict[str, Any]],
-    wanted: Version | None,
-) -> None:
+def _plan_rollback(result: dict[str, Any], seen: _Seen, wanted: Version | None) -> None:
     problems: list[str] = result["problems"]
+    with_copy, seen_down = seen.with_copy, seen.down
     if not with_copy:
         result["notes"].append("no node has a rollback copy: there is nothing to roll back")
         return
@@ -423,7 +401,7 @@ def _plan_rollback(
 def steps(plan_: dict[str, Any], module_results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The nodes to work on, in order, each with what the node module would do and the nodes that
     must be Up/Normal after it (every node but those still down and not yet worked on)."""
-    planned = _by_node(module_results)
+    planned = _results_by_node(module_results)
     nodes = {node["name"]: node for node in plan_["nodes"]}
     action = plan_["action"]
     todo = []
@@ -447,7 +425,7 @@ def steps(plan_: dict[str, Any], module_results: list[dict[str, Any]]) -> list[d
 def finish_problems(plan_: dict[str, Any], module_results: list[dict[str, Any]]) -> list[str]:
     """A finish only removes rollback copies: any other change the node module would make is refused."""
     problems = []
-    for name, result in sorted(_by_node(module_results).items()):
+    for name, result in sorted(_results_by_node(module_results).items()):
         other = [action for action in result.get("actions") or [] if not action.startswith("removed ")]
         if other:
             problems.append(f"{name}: {'; '.join(other)}")
@@ -470,12 +448,6 @@ def health_expected(plan_: dict[str, Any]) -> list[dict[str, Any]]:
 # --- schema agreement while the cluster runs two major versions -------------------------------
 
 
-def _address(text: str) -> str:
-    """'10.42.0.48:7000' or '/10.42.0.48' -> '10.42.0.48'."""
-    text = text.strip().lstrip("/")
-    return text.split(":", 1)[0] if text.count(":") == 1 else text
-
-
 def release_versions(stdout: str) -> dict[str, list[str]]:
     """The 'Database versions:' part of `nodetool describecluster` (4.0 and later): {release: [addresses]}."""
     releases: dict[str, list[str]] = {}
@@ -495,23 +467,25 @@ def release_versions(stdout: str) -> dict[str, list[str]]:
     return releases
 
 
-def schema_by_release_problems(stdout: str, ips: list[str]) -> list[str]:
-    """[] when every expected node is reachable and the nodes of each Cassandra release agree on one schema
-    version. Two major versions compute schema versions differently (4.1 and 5.0 do), so while an upgrade
-    across a major version is under way the cluster shows one per release; the schema must not change then.
-    Without the nodes' releases in the output (3.x does not show them), one schema version is required."""
+def schema_by_release_problems(stdout: str, ips: list[str], per_release: bool = True) -> list[str]:
+    """[] when every expected node (ips) has a schema version and they agree: on one version, or with per_release
+    (an upgrade across a major version is under way) on one version per Cassandra release, as two major versions
+    compute schema versions differently (4.1 and 5.0 do); the schema must not change then. Without the nodes'
+    releases in the output (3.x does not show them), one version is required. A node that may be down (not in
+    ips) may be unreachable."""
     schemas = schema_versions(stdout)
     if not schemas:
         return ["no schema versions in the nodetool describecluster output"]
     problems = []
-    if "UNREACHABLE" in schemas:
-        problems.append(f"unreachable: {', '.join(schemas['UNREACHABLE'])}")
+    unreachable = [address for address in schemas.get("UNREACHABLE", []) if address in ips]
+    if unreachable:
+        problems.append(f"unreachable: {', '.join(unreachable)}")
     agreed = {version: nodes for version, nodes in schemas.items() if version != "UNREACHABLE"}
     seen = {address for nodes in agreed.values() for address in nodes}
-    missing = [ip for ip in ips if ip not in seen]
+    missing = [ip for ip in ips if ip not in seen and ip not in unreachable]
     if missing:
         problems.append(f"no schema version for {', '.join(missing)}")
-    releases = release_versions(stdout)
+    releases = release_versions(stdout) if per_release else {}
     release_of = {address: release for release, addresses in releases.items() for address in addresses}
     by_release: dict[str, set[str]] = {}
     for version, nodes in agreed.items():
@@ -546,6 +520,201 @@ def schema_witness(plan_: dict[str, Any], todo: list[dict[str, Any]], name: str)
     return dict(todo[names.index(name)]["model"])
 
 
+# --- looks at the hosts: the role's look script (roles/cassandra_upgrade/vars/main.yml) ----------------
+
+# The script prints each part's output, then this mark with the part, the node (or -) and the exit code.
+LOOK_MARK = "@@corral-upgrade"
+# Printed by the listen wait when the deadline passed first.
+LISTEN_TIMED_OUT = 3
+
+
+def look_parts(stdout: str) -> list[dict[str, Any]]:
+    """The look script's output -> its parts in order: {part, node, rc, text}, text being what came before the mark."""
+    parts: list[dict[str, Any]] = []
+    lines: list[str] = []
+    for line in (stdout or "").splitlines():
+        fields = line.split()
+        if len(fields) == 4 and fields[0] == LOOK_MARK:
+            code = fields[3]
+            text = "\n".join(lines).strip("\n")
+            rc = int(code) if code.lstrip("-").isdigit() else 1
+            parts.append({"part": fields[1], "node": fields[2], "rc": rc, "text": text})
+            lines = []
+        else:
+            lines.append(line)
+    return parts
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip() and not line.startswith("Picked up ")]
+    return lines[-1] if lines else ""
+
+
+def _host_error(result: Any) -> str | None:
+    """Why a host's look did not run at all; None when its script ran."""
+    if not isinstance(result, dict) or result.get("skipped"):
+        return "did not answer"
+    if "stdout" not in result or (result.get("failed") and not look_parts(str(result.get("stdout") or ""))):
+        return failure_text(result)
+    return None
+
+
+def _missing_container(text: str) -> bool:
+    return "No such container" in text or "No such object" in text
+
+
+def read_containers(stack: dict[str, Any], reads: dict[str, Any]) -> dict[str, Any]:
+    """The read look of every host ({host: result}) -> containers and copies (as docker_container_info results, each
+    with its node as `item`, what plan() takes) and overlay_failures ('host: why' for each host that could not attach
+    a throwaway container to the overlay)."""
+    found: dict[str, Any] = {"containers": [], "copies": [], "overlay_failures": []}
+    for host, result in sorted(reads.items()):
+        error = _host_error(result)
+        if error:
+            found["overlay_failures"].append(f"{host}: {error}")
+            continue
+        parts = look_parts(str(result.get("stdout") or ""))
+        by_name = {part["node"]: part for part in parts if part["part"] == "container"}
+        for node in (node for node in stack["nodes"] if node["host"] == host):
+            for suffix, key in (("", "containers"), (ROLLBACK_SUFFIX, "copies")):
+                part = by_name.get(node["name"] + suffix)
+                if part is None or (part["rc"] != 0 and not _missing_container(part["text"])):
+                    continue  # not read: plan() names the node as not observed
+                inspected = _json_list(part["text"]) if part["rc"] == 0 else []
+                container = inspected[0] if inspected else None
+                found[key].append({"item": node, "exists": container is not None, "container": container})
+        for part in parts:
+            if part["part"] == "overlay" and part["rc"] != 0:
+                found["overlay_failures"].append(f"{host}: {_last_line(part['text']) or 'exit code ' + str(part['rc'])}")
+    return found
+
+
+def _json_list(text: str) -> list[dict[str, Any]]:
+    try:
+        value = json.loads(text[text.find("[") :]) if "[" in text else []
+    except ValueError:
+        return []
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def look_spec(
+    expected: list[dict[str, Any]],
+    deadline: float,
+    per_release: bool,
+    schema_node: dict[str, Any],
+    changed: str = "",
+) -> dict[str, Any]:
+    """What one look checks: on every expected node its ring view and that it answers CQL, after waiting until it
+    listens (only the changed node waits, or all when none changed); the schema versions on schema_node (per
+    Cassandra release when per_release)."""
+    nodes = []
+    for node in expected:
+        port = int(node.get("cql_port") or 9042)
+        nodes.append(
+            {
+                "name": node["name"],
+                "host": node["host"],
+                "ip": node["ip"],
+                "port": f"{port:04X}",
+                "listen": not changed or node["name"] == changed,
+                "cql": True,
+                "schema": node["name"] == schema_node.get("name"),
+            }
+        )
+    return {"nodes": nodes, "ips": [node["ip"] for node in expected], "deadline": int(deadline), "per_release": per_release}
+
+
+def look_lines(spec: dict[str, Any], host: str, parts: tuple[str, ...] = ("listen", "ring", "cql", "schema")) -> str:
+    """The script's LOOK_NODES for one host: 'name ip port listen ring cql schema' per node, y or n."""
+    lines = []
+    for node in spec["nodes"]:
+        wanted = {"listen": node["listen"], "ring": True, "cql": node["cql"], "schema": node["schema"]}
+        flags = ["y" if wanted[part] and part in parts else "n" for part in ("listen", "ring", "cql", "schema")]
+        if node["host"] == host and "y" in flags:
+            lines.append(" ".join([node["name"], node["ip"], node["port"], *flags]))
+    return "\n".join(lines)
+
+
+def _node_problems(node: dict[str, Any], parts: dict[str, dict[str, Any]], spec: dict[str, Any], ring: bool) -> list[str]:
+    name = node["name"]
+    end = parts.get("end")
+    if end is None:
+        return [f"{name}: no answer"]
+    listen = parts.get("listen")
+    if listen is not None and listen["rc"] == LISTEN_TIMED_OUT:
+        port = int(node["port"], 16)
+        return [f"{name}: not listening for CQL (port {port}) in time; see `docker logs {name}` on {node['host']}"]
+    if ("ring" if ring else "listen") not in parts:
+        return [f"{name}: not running or not answering ({_last_line(end['text']) or 'exit code ' + str(end['rc'])})"]
+    if not ring:
+        return []
+    problems = []
+    view = parts["ring"]
+    if view["rc"] != 0:
+        problems.append(f"{name}: nodetool status failed: {_last_line(view['text'])}")
+    else:
+        problems.extend(f"{name} sees {problem}" for problem in ring_problems(view["text"], spec["ips"]))
+    if node["cql"]:
+        cql = parts.get("cql") or {"rc": 1, "text": "not asked"}
+        if not cql_answered({"rc": cql["rc"], "stdout": cql["text"]}):
+            problems.append(f"{name}: not answering CQL: {_last_line(cql['text'])}")
+    if node["schema"]:
+        schema = parts.get("schema") or {"rc": 1, "text": "not asked"}
+        if schema["rc"] != 0:
+            problems.append(f"{name}: nodetool describecluster failed: {_last_line(schema['text'])}")
+        else:
+            found = schema_by_release_problems(schema["text"], spec["ips"], spec["per_release"])
+            problems.extend(f"{name} sees {problem}" for problem in found)
+    return problems
+
+
+def look_problems(looks: dict[str, Any], spec: dict[str, Any], ring: bool = True) -> list[str]:
+    """Why the nodes of the hosts in looks ({host: result of the look script}) are not healthy; [] when every
+    node there sees every expected node Up/Normal, the changed node answers CQL and the schema agrees.
+    ring=False judges a listen-only look."""
+    problems: list[str] = []
+    for host, result in looks.items():
+        nodes = [node for node in spec["nodes"] if node["host"] == host]
+        if not nodes:
+            continue
+        error = _host_error(result)
+        if error:
+            problems.append(f"{host}: {error}")
+            continue
+        by_node: dict[str, dict[str, dict[str, Any]]] = {}
+        for part in look_parts(str(result.get("stdout") or "")):
+            by_node.setdefault(part["node"], {})[part["part"]] = part
+        for node in nodes if ring else [node for node in nodes if node["listen"]]:
+            problems.extend(_node_problems(node, by_node.get(node["name"], {}), spec, ring))
+    return problems
+
+
+def look_ring_views(looks: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each node's `nodetool status` in looks, as the results of a task that ran it (for the status table)."""
+    views = []
+    for result in looks.values():
+        if _host_error(result):
+            continue
+        for part in look_parts(str(result.get("stdout") or "")):
+            if part["part"] == "ring":
+                views.append({"item": {"name": part["node"]}, "rc": part["rc"], "stdout": part["text"]})
+    return views
+
+
+def pull_failures(looks: dict[str, Any]) -> list[str]:
+    """'host: why' for each host whose look could not pull the image."""
+    failures = []
+    for host, result in sorted(looks.items()):
+        error = _host_error(result)
+        parts = [] if error else look_parts(str(result.get("stdout") or ""))
+        for part in parts:
+            if part["part"] == "pull" and part["rc"] != 0:
+                error = _last_line(part["text"]) or f"exit code {part['rc']}"
+        if error:
+            failures.append(f"{host}: {error}")
+    return failures
+
+
 # --- messages ---------------------------------------------------------------------------------
 
 
@@ -566,16 +735,6 @@ def failure_text(result: Any) -> str:
     if stderr and stderr not in text:
         text = f"{text}: {stderr.splitlines()[-1]}" if text else stderr.splitlines()[-1]
     return " ".join(text.split()) or "failed"
-
-
-def host_failures(registered: list[Any], hosts: list[str]) -> list[str]:
-    """'host: what failed' for each host whose registered result (of a task run on every host) failed."""
-    return [
-        f"{host}: {failure_text(result)}"
-        for host, result in zip(hosts, registered)
-        if isinstance(result, dict)
-        and (result.get("failed") or any(isinstance(item, dict) and item.get("failed") for item in result.get("results") or []))
-    ]
 
 
 def node_failure_message(

@@ -327,33 +327,6 @@ def test_summary() -> None:
     assert upgrade.summary(plan, []).endswith("nothing to do")
 
 
-def test_host_failures_name_each_failed_host() -> None:
-    registered = [
-        {"failed": False, "image": {}},
-        {
-            "failed": True,
-            "msg": "non-zero return code",
-            "stderr": "docker: Error response from daemon: context deadline exceeded.",
-        },
-        {"skipped": True},
-    ]
-    assert upgrade.host_failures(registered, ["lab-host1", "lab-host2", "lab-host3"]) == [
-        "lab-host2: non-zero return code: docker: Error response from daemon: context deadline exceeded."
-    ]
-
-
-def test_split_reads_of_containers_and_copies() -> None:
-    results: list[dict[str, Any]] = [
-        {"item": [NODES[0], ""], "exists": True},
-        {"item": [NODES[0], "-rollback"], "exists": False},
-        {"item": [NODES[1], ""], "exists": True},
-        {"skipped": True},
-    ]
-    split = upgrade.split_reads(results)
-    assert [result["item"]["name"] for result in split["containers"]] == ["cdb1", "cdb2"]
-    assert [(result["item"]["name"], result["exists"]) for result in split["copies"]] == [("cdb1", False)]
-
-
 # --- schema agreement during a major upgrade ----------------------------------------------------
 
 # nodetool describecluster on a 4.1.10 node of the lab, cdb1 already on 5.0.8.
@@ -412,9 +385,17 @@ def test_an_unreachable_or_missing_node_is_a_problem() -> None:
     unreachable = MIXED.replace("[10.42.0.50, 10.42.0.49]", "[10.42.0.50]").replace(
         "[10.42.0.48]\n", "[10.42.0.48]\n\n\t\tUNREACHABLE: [10.42.0.49]\n", 1
     )
-    problems = upgrade.schema_by_release_problems(unreachable, IPS)
-    assert "unreachable: 10.42.0.49" in problems and "no schema version for 10.42.0.49" in problems
+    assert upgrade.schema_by_release_problems(unreachable, IPS) == ["unreachable: 10.42.0.49"]
+    # A node that may be down (one stopped by an interrupted run) is not expected, so it may be unreachable.
+    assert upgrade.schema_by_release_problems(unreachable, [IPS[0], IPS[2]]) == []
+    missing = MIXED.replace("[10.42.0.50, 10.42.0.49]", "[10.42.0.50]")
+    assert upgrade.schema_by_release_problems(missing, IPS) == ["no schema version for 10.42.0.49"]
     assert upgrade.schema_by_release_problems("", IPS) == ["no schema versions in the nodetool describecluster output"]
+
+
+def test_outside_a_major_upgrade_one_schema_version_is_required_even_with_releases_shown() -> None:
+    problems = upgrade.schema_by_release_problems(MIXED, IPS, per_release=False)
+    assert len(problems) == 1 and problems[0].startswith("the nodes show 2 schema versions"), problems
 
 
 def test_rollback_of_a_major_upgrade_is_marked() -> None:

@@ -1,0 +1,238 @@
+"""The upgrade's looks at the hosts: the role's look script, run here against fake docker, nodetool and cqlsh,
+and what _upgrade_plan makes of its output (containers read, pulls, overlay, health)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from ansible_collections.corral.cassandra.plugins.plugin_utils import _upgrade_plan as upgrade
+
+ROLE_VARS = Path(__file__).resolve().parents[4] / "roles" / "cassandra_upgrade" / "vars" / "main.yml"
+NODES: list[dict[str, Any]] = [
+    {"name": "cdb1", "seed": True, "host": "lab-host1", "ip": "10.42.0.48"},
+    {"name": "cdb2", "seed": False, "host": "lab-host2", "ip": "10.42.0.49"},
+    {"name": "cdb3", "seed": False, "host": "lab-host3", "ip": "10.42.0.50"},
+]
+STACK = {"name": "CassandraDB", "image": "reg:5000/corral/cassandra:3.10", "version": "3.10", "nodes": NODES}
+
+
+def ring(*states: str) -> str:
+    rows = "\n".join(
+        f"{state}  {node['ip']}  108.62 KiB  256  66.7%  0c9f5d8e-4e1f-4b0c-a0a4-4d3c39c1a1a{index}  rack1"
+        for index, (state, node) in enumerate(zip(states, NODES))
+    )
+    return f"Datacenter: dc1\n===============\n--  Address  Load  Tokens  Owns  Host ID  Rack\n{rows}\n"
+
+
+def describe(*groups: list[str]) -> str:
+    versions = "\n".join(
+        f"\t\t{index}{index}{index}{index}{index}{index}{index}{index}-8a85-371d-a94c-22d6f16ebf08: [{', '.join(group)}]\n"
+        for index, group in enumerate(groups, start=1)
+    )
+    return f"Cluster Information:\n\tName: CassandraDB\n\tSchema versions:\n{versions}\n"
+
+
+REFUSED = (
+    "Connection error: ('Unable to connect to any servers', "
+    "{'10.42.0.48:9042': AuthenticationFailed('Remote end requires authentication')})"
+)
+HEALTHY_RING = ring("UN", "UN", "UN")
+AGREED = describe(["10.42.0.48", "10.42.0.49", "10.42.0.50"])
+
+
+def script_vars() -> dict[str, str]:
+    return yaml.safe_load(ROLE_VARS.read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def fake_host(tmp_path: Path) -> Path:
+    """A PATH with docker, nodetool and cqlsh that answer from files in tmp_path."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    scripts = {
+        # `docker exec -e K=V ... NAME sh -c SCRIPT` runs SCRIPT here with the -e variables; the rest answers from files.
+        "docker": """\
+            #!/bin/sh
+            d="$FAKE_DIR"
+            case "$1" in
+              container) shift 2; if [ -f "$d/inspect-$1" ]; then cat "$d/inspect-$1"; exit 0; fi
+                         echo "Error: No such container: $1" >&2; exit 1 ;;
+              run) [ -f "$d/overlay-broken" ] || exit 0
+                   echo "docker: Error response from daemon: context deadline exceeded." >&2; exit 125 ;;
+              image) [ -f "$d/image-present" ] ;;
+              pull) [ -f "$d/pull-fails" ] && { echo "Error response from daemon: manifest unknown" >&2; exit 1; }; exit 0 ;;
+              exec) shift
+                    while [ "$1" = -e ]; do export "$2"; shift 2; done
+                    name=$1; shift
+                    [ -f "$d/stopped-$name" ] && { echo "Error response from daemon: container $name is not running" >&2
+                                                   exit 1; }
+                    FAKE_NODE=$name exec "$@" ;;
+            esac
+            """,
+        "nodetool": """\
+            #!/bin/sh
+            cat "$FAKE_DIR/$1-$FAKE_NODE"
+            """,
+        "cqlsh": """\
+            #!/bin/sh
+            cat "$FAKE_DIR/cql-$FAKE_NODE" >&2; exit 1
+            """,
+        "nice": """\
+            #!/bin/sh
+            shift 2; exec "$@"
+            """,
+    }
+    for name, text in scripts.items():
+        path = bin_dir / name
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+        path.chmod(0o755)
+    return tmp_path
+
+
+def run_look(fake: Path, env: dict[str, str]) -> dict[str, Any]:
+    variables = script_vars()
+    full_env = {
+        "PATH": f"{fake / 'bin'}:{os.environ['PATH']}",
+        "FAKE_DIR": str(fake),
+        "NODE_SCRIPT": variables["__cassandra_upgrade_node_script"],
+        "NODETOOL_OPTIONS": "-XX:TieredStopAtLevel=1",
+        "DEADLINE": str(int(time.time()) + 30),
+        **env,
+    }
+    done = subprocess.run(
+        ["sh", "-c", variables["__cassandra_upgrade_look_script"]],
+        env=full_env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    )
+    return {"rc": done.returncode, "stdout": done.stdout, "stderr": done.stderr, "failed": False}
+
+
+def answers(fake: Path, node: str, status: str = HEALTHY_RING, describecluster: str = AGREED) -> None:
+    (fake / f"status-{node}").write_text(status, encoding="utf-8")
+    (fake / f"describecluster-{node}").write_text(describecluster, encoding="utf-8")
+    (fake / f"cql-{node}").write_text(REFUSED, encoding="utf-8")
+
+
+def inspected(name: str, image: str) -> str:
+    return json.dumps([{"Id": f"id-{name}", "Name": f"/{name}", "State": {"Running": True}, "Config": {"Image": image}}])
+
+
+def test_the_read_gives_containers_copies_and_overlay_failures(fake_host: Path) -> None:
+    (fake_host / "inspect-cdb1").write_text(inspected("cdb1", "reg:5000/corral/cassandra:3.10"), encoding="utf-8")
+    (fake_host / "inspect-cdb1-rollback").write_text(
+        inspected("cdb1-rollback", "reg:5000/corral/cassandra:3.9"), encoding="utf-8"
+    )
+    (fake_host / "overlay-broken").touch()
+    read = run_look(fake_host, {"READ_NAMES": "cdb1 cdb1-rollback", "OVERLAY_NETWORK": "managed", "OVERLAY_IMAGE": "busybox"})
+    found = upgrade.read_containers(STACK, {"lab-host1": read, "lab-host2": {"failed": True, "msg": "unreachable"}})
+    assert [(item["item"]["name"], item["exists"], item["container"]["Id"]) for item in found["containers"]] == [
+        ("cdb1", True, "id-cdb1")
+    ]
+    assert [(item["item"]["name"], item["container"]["Id"]) for item in found["copies"]] == [("cdb1", "id-cdb1-rollback")]
+    assert found["overlay_failures"] == [
+        "lab-host1: docker: Error response from daemon: context deadline exceeded.",
+        "lab-host2: unreachable",
+    ]
+    plan = upgrade.plan(STACK, found["containers"], found["copies"], "upgrade", "3.10")
+    assert plan["problems"] == ["nodes cdb2, cdb3 were not observed: their hosts did not answer"]
+
+
+def test_a_missing_copy_is_read_as_absent(fake_host: Path) -> None:
+    (fake_host / "inspect-cdb1").write_text(inspected("cdb1", "reg:5000/corral/cassandra:3.9"), encoding="utf-8")
+    read = run_look(fake_host, {"READ_NAMES": "cdb1 cdb1-rollback"})
+    found = upgrade.read_containers(STACK, {"lab-host1": read})
+    assert [(item["item"]["name"], item["exists"]) for item in found["copies"]] == [("cdb1", False)]
+    assert found["overlay_failures"] == []
+
+
+def test_pull_only_when_missing_and_its_failure_named(fake_host: Path) -> None:
+    (fake_host / "image-present").touch()
+    assert upgrade.pull_failures({"lab-host1": run_look(fake_host, {"PULL_IMAGE": "reg:5000/corral/cassandra:3.10"})}) == []
+    (fake_host / "image-present").unlink()
+    pulled = run_look(fake_host, {"PULL_IMAGE": "reg:5000/corral/cassandra:3.10"})
+    # The role's changed_when: a line that starts with 'pulled '.
+    assert re.search(r"^pulled reg:5000/corral/cassandra:3\.10$", pulled["stdout"], re.MULTILINE)
+    (fake_host / "pull-fails").touch()
+    failed = run_look(fake_host, {"PULL_IMAGE": "reg:5000/corral/cassandra:3.99"})
+    assert upgrade.pull_failures({"lab-host1": failed}) == ["lab-host1: Error response from daemon: manifest unknown"]
+
+
+def gate_spec(deadline: float | None = None) -> dict[str, Any]:
+    return upgrade.look_spec(NODES, deadline or time.time() + 30, False, NODES[1], "cdb2")
+
+
+def test_look_lines_say_what_each_node_is_asked() -> None:
+    spec = gate_spec()
+    assert upgrade.look_lines(spec, "lab-host2") == "cdb2 10.42.0.49 2352 y y y y"
+    assert upgrade.look_lines(spec, "lab-host1") == "cdb1 10.42.0.48 2352 n y y n"
+    assert upgrade.look_lines(spec, "lab-host2", ("listen",)) == "cdb2 10.42.0.49 2352 y n n n"
+    assert upgrade.look_lines(spec, "lab-host1", ("listen",)) == ""
+    preflight = upgrade.look_spec(NODES, 0, False, NODES[0])
+    assert upgrade.look_lines(preflight, "lab-host3") == "cdb3 10.42.0.50 2352 y y y n"
+
+
+def test_a_healthy_gate(fake_host: Path) -> None:
+    spec = gate_spec()
+    for node in NODES:
+        answers(fake_host, node["name"])
+    looks = {
+        node["host"]: run_look(fake_host, {"LOOK_NODES": upgrade.look_lines(spec, node["host"]).replace(" y y y y", " n y y y")})
+        for node in NODES
+    }
+    assert upgrade.look_problems(looks, spec) == []
+    views = upgrade.look_ring_views(looks)
+    assert [(view["item"]["name"], view["rc"]) for view in views] == [("cdb1", 0), ("cdb2", 0), ("cdb3", 0)]
+    assert views[0]["stdout"].startswith("Datacenter: dc1")
+
+
+def test_what_keeps_a_gate_closed(fake_host: Path) -> None:
+    spec = gate_spec()
+    answers(fake_host, "cdb1", status=ring("UN", "DN", "UN"))
+    answers(fake_host, "cdb2", describecluster=describe(["10.42.0.48", "10.42.0.49"], ["10.42.0.50"]))
+    (fake_host / "cql-cdb2").write_text(
+        "Connection error: ('Unable to connect to any servers', {'10.42.0.49:9042': ConnectionRefusedError(111)})",
+        encoding="utf-8",
+    )
+    (fake_host / "stopped-cdb3").touch()
+    lines = {node["host"]: upgrade.look_lines(spec, node["host"]).replace(" y y y y", " n y y y") for node in NODES}
+    looks = {host: run_look(fake_host, {"LOOK_NODES": text}) for host, text in lines.items()}
+    problems = upgrade.look_problems(looks, spec)
+    assert problems[0] == "cdb1 sees 10.42.0.49 is DN (Down/Normal)"
+    assert problems[1].startswith("cdb2: not answering CQL: Connection error")
+    assert problems[2].startswith("cdb2 sees the nodes show 2 schema versions")
+    assert problems[3] == "cdb3: not running or not answering (Error response from daemon: container cdb3 is not running)"
+    # Each host judges only its own nodes while it polls.
+    assert upgrade.look_problems({"lab-host3": looks["lab-host3"]}, spec) == [problems[3]]
+    assert upgrade.look_problems({"lab-host2": {"failed": True, "msg": "timed out"}}, spec) == ["lab-host2: timed out"]
+
+
+def test_the_listen_wait_ends_at_the_deadline(fake_host: Path) -> None:
+    spec = gate_spec(deadline=time.time() - 1)
+    listen = run_look(
+        fake_host, {"LOOK_NODES": upgrade.look_lines(spec, "lab-host2", ("listen",)), "DEADLINE": str(spec["deadline"])}
+    )
+    problems = upgrade.look_problems({"lab-host2": listen}, spec, ring=False)
+    assert problems == ["cdb2: not listening for CQL (port 9042) in time; see `docker logs cdb2` on lab-host2"]
+    # Nodes that were not asked to listen are not judged by a listen-only look.
+    assert upgrade.look_problems({"lab-host1": run_look(fake_host, {"LOOK_NODES": ""})}, spec, ring=False) == []
+
+
+def test_look_parts_keep_each_parts_output() -> None:
+    stdout = "a\nb\n\n@@corral-upgrade ring cdb1 0\n\n@@corral-upgrade cql cdb1 1\nx\n@@corral-upgrade end cdb1 x\n"
+    assert upgrade.look_parts(stdout) == [
+        {"part": "ring", "node": "cdb1", "rc": 0, "text": "a\nb"},
+        {"part": "cql", "node": "cdb1", "rc": 1, "text": ""},
+        {"part": "end", "node": "cdb1", "rc": 1, "text": "x"},
+    ]
