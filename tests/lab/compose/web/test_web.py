@@ -32,8 +32,12 @@ def overlay_ip(container: dict[str, Any]) -> str:
 
 
 def fetch_through_the_probe(address: str) -> str:
-    """GET / of a web container, from the probe on another host, over the overlay."""
-    return docker("lab-host3", "exec", "web-probe-1", "wget", "-q", "-T", "5", "-O", "-", f"http://{address}:{WEB_PORT}/")
+    """GET / of a web container, from the probe on another host, over the overlay.
+
+    Bounded by timeout(1): the wget of Debian's busybox-static 1.35 crashes on its own -T option.
+    """
+    url = f"http://{address}:{WEB_PORT}/"
+    return docker("lab-host3", "exec", "web-probe-1", "timeout", "10", "wget", "-q", "-O", "-", url)
 
 
 def assert_web_stack_runs() -> dict[str, dict[str, Any]]:
