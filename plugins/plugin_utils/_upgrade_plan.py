@@ -604,21 +604,27 @@ def look_spec(
     schema_node: dict[str, Any],
     changed: str = "",
 ) -> dict[str, Any]:
-    """What one look checks: on every expected node its ring view and that it answers CQL, after waiting until it
-    listens (only the changed node waits, or all when none changed); the schema versions on schema_node (per
-    Cassandra release when per_release)."""
+    """What one look checks. After a node changed (the gate): it waits until it listens for CQL, then answers CQL;
+    every other node shows its ring view (they see it, and each other, Up/Normal); schema_node shows the schema
+    versions (per Cassandra release when per_release: an upgrade across a major version is under way) and, as it
+    lists every node it reaches, stands in for the changed node's own ring view. With no node changed (the
+    preflight) every node shows its ring view and answers CQL. Each tool is a process of seconds on a busy host:
+    the gate asks for what tells whether the change worked, the preflight for everything once."""
     nodes = []
     for node in expected:
         port = int(node.get("cql_port") or 9042)
+        is_changed = node["name"] == changed
+        is_witness = node["name"] == schema_node.get("name")
         nodes.append(
             {
                 "name": node["name"],
                 "host": node["host"],
                 "ip": node["ip"],
                 "port": f"{port:04X}",
-                "listen": not changed or node["name"] == changed,
-                "cql": True,
-                "schema": node["name"] == schema_node.get("name"),
+                "listen": not changed or is_changed,
+                "ring": not is_changed or not is_witness,
+                "cql": not changed or is_changed,
+                "schema": is_witness,
             }
         )
     return {"nodes": nodes, "ips": [node["ip"] for node in expected], "deadline": int(deadline), "per_release": per_release}
@@ -628,7 +634,7 @@ def look_lines(spec: dict[str, Any], host: str, parts: tuple[str, ...] = ("liste
     """The script's LOOK_NODES for one host: 'name ip port listen ring cql schema' per node, y or n."""
     lines = []
     for node in spec["nodes"]:
-        wanted = {"listen": node["listen"], "ring": True, "cql": node["cql"], "schema": node["schema"]}
+        wanted = {part: node[part] for part in ("listen", "ring", "cql", "schema")}
         flags = ["y" if wanted[part] and part in parts else "n" for part in ("listen", "ring", "cql", "schema")]
         if node["host"] == host and "y" in flags:
             lines.append(" ".join([node["name"], node["ip"], node["port"], *flags]))
@@ -644,22 +650,24 @@ def _node_problems(node: dict[str, Any], parts: dict[str, dict[str, Any]], spec:
     if listen is not None and listen["rc"] == LISTEN_TIMED_OUT:
         port = int(node["port"], 16)
         return [f"{name}: not listening for CQL (port {port}) in time; see `docker logs {name}` on {node['host']}"]
-    if ("ring" if ring else "listen") not in parts:
+    asked = [part for part in ("ring", "cql", "schema") if node[part]] if ring else ["listen"]
+    if any(part not in parts for part in asked):
         return [f"{name}: not running or not answering ({_last_line(end['text']) or 'exit code ' + str(end['rc'])})"]
     if not ring:
         return []
     problems = []
-    view = parts["ring"]
-    if view["rc"] != 0:
-        problems.append(f"{name}: nodetool status failed: {_last_line(view['text'])}")
-    else:
-        problems.extend(f"{name} sees {problem}" for problem in ring_problems(view["text"], spec["ips"]))
+    if node["ring"]:
+        view = parts["ring"]
+        if view["rc"] != 0:
+            problems.append(f"{name}: nodetool status failed: {_last_line(view['text'])}")
+        else:
+            problems.extend(f"{name} sees {problem}" for problem in ring_problems(view["text"], spec["ips"]))
     if node["cql"]:
-        cql = parts.get("cql") or {"rc": 1, "text": "not asked"}
+        cql = parts["cql"]
         if not cql_answered({"rc": cql["rc"], "stdout": cql["text"]}):
             problems.append(f"{name}: not answering CQL: {_last_line(cql['text'])}")
     if node["schema"]:
-        schema = parts.get("schema") or {"rc": 1, "text": "not asked"}
+        schema = parts["schema"]
         if schema["rc"] != 0:
             problems.append(f"{name}: nodetool describecluster failed: {_last_line(schema['text'])}")
         else:

@@ -175,12 +175,19 @@ def gate_spec(deadline: float | None = None) -> dict[str, Any]:
 
 def test_look_lines_say_what_each_node_is_asked() -> None:
     spec = gate_spec()
-    assert upgrade.look_lines(spec, "lab-host2") == "cdb2 10.42.0.49 2352 y y y y"
-    assert upgrade.look_lines(spec, "lab-host1") == "cdb1 10.42.0.48 2352 n y y n"
+    # The changed node (also the schema witness) listens, answers CQL and shows the schema; its peers their rings.
+    assert upgrade.look_lines(spec, "lab-host2") == "cdb2 10.42.0.49 2352 y n y y"
+    assert upgrade.look_lines(spec, "lab-host1") == "cdb1 10.42.0.48 2352 n y n n"
     assert upgrade.look_lines(spec, "lab-host2", ("listen",)) == "cdb2 10.42.0.49 2352 y n n n"
     assert upgrade.look_lines(spec, "lab-host1", ("listen",)) == ""
+    # A changed node that is not the witness (a rollback across a major version) shows its own ring.
+    other = upgrade.look_spec(NODES, 0, True, NODES[0], "cdb2")
+    assert upgrade.look_lines(other, "lab-host2") == "cdb2 10.42.0.49 2352 y y y n"
+    assert upgrade.look_lines(other, "lab-host1") == "cdb1 10.42.0.48 2352 n y n y"
+    # The preflight: everything on every node, the schema on one.
     preflight = upgrade.look_spec(NODES, 0, False, NODES[0])
     assert upgrade.look_lines(preflight, "lab-host3") == "cdb3 10.42.0.50 2352 y y y n"
+    assert upgrade.look_lines(preflight, "lab-host1") == "cdb1 10.42.0.48 2352 y y y y"
 
 
 def test_a_healthy_gate(fake_host: Path) -> None:
@@ -188,12 +195,12 @@ def test_a_healthy_gate(fake_host: Path) -> None:
     for node in NODES:
         answers(fake_host, node["name"])
     looks = {
-        node["host"]: run_look(fake_host, {"LOOK_NODES": upgrade.look_lines(spec, node["host"]).replace(" y y y y", " n y y y")})
+        node["host"]: run_look(fake_host, {"LOOK_NODES": upgrade.look_lines(spec, node["host"]).replace(" y n y y", " n n y y")})
         for node in NODES
     }
     assert upgrade.look_problems(looks, spec) == []
     views = upgrade.look_ring_views(looks)
-    assert [(view["item"]["name"], view["rc"]) for view in views] == [("cdb1", 0), ("cdb2", 0), ("cdb3", 0)]
+    assert [(view["item"]["name"], view["rc"]) for view in views] == [("cdb1", 0), ("cdb3", 0)]
     assert views[0]["stdout"].startswith("Datacenter: dc1")
 
 
@@ -206,7 +213,7 @@ def test_what_keeps_a_gate_closed(fake_host: Path) -> None:
         encoding="utf-8",
     )
     (fake_host / "stopped-cdb3").touch()
-    lines = {node["host"]: upgrade.look_lines(spec, node["host"]).replace(" y y y y", " n y y y") for node in NODES}
+    lines = {node["host"]: upgrade.look_lines(spec, node["host"]).replace(" y n y y", " n n y y") for node in NODES}
     looks = {host: run_look(fake_host, {"LOOK_NODES": text}) for host, text in lines.items()}
     problems = upgrade.look_problems(looks, spec)
     assert problems[0] == "cdb1 sees 10.42.0.49 is DN (Down/Normal)"
@@ -219,12 +226,14 @@ def test_what_keeps_a_gate_closed(fake_host: Path) -> None:
 
 
 def test_the_listen_wait_ends_at_the_deadline(fake_host: Path) -> None:
-    spec = gate_spec(deadline=time.time() - 1)
+    # Port 1: nothing listens there on the machine that runs the test.
+    nodes = [dict(node, cql_port=1) for node in NODES]
+    spec = upgrade.look_spec(nodes, time.time() - 1, False, nodes[1], "cdb2")
     listen = run_look(
         fake_host, {"LOOK_NODES": upgrade.look_lines(spec, "lab-host2", ("listen",)), "DEADLINE": str(spec["deadline"])}
     )
     problems = upgrade.look_problems({"lab-host2": listen}, spec, ring=False)
-    assert problems == ["cdb2: not listening for CQL (port 9042) in time; see `docker logs cdb2` on lab-host2"]
+    assert problems == ["cdb2: not listening for CQL (port 1) in time; see `docker logs cdb2` on lab-host2"]
     # Nodes that were not asked to listen are not judged by a listen-only look.
     assert upgrade.look_problems({"lab-host1": run_look(fake_host, {"LOOK_NODES": ""})}, spec, ring=False) == []
 
@@ -236,3 +245,17 @@ def test_look_parts_keep_each_parts_output() -> None:
         {"part": "cql", "node": "cdb1", "rc": 1, "text": ""},
         {"part": "end", "node": "cdb1", "rc": 1, "text": "x"},
     ]
+
+
+def test_the_module_leaves_the_scripts_variables_to_the_script() -> None:
+    """ansible.builtin.command expands $VARS of its environment into argv unless told not to: the look script's
+    own $NODE_SCRIPT would land in its text, unquoted (seen on the lab)."""
+    tasks_dir = ROLE_VARS.parents[1] / "tasks"
+    runs = [
+        task
+        for path in sorted(tasks_dir.glob("*.yml"))
+        for task in yaml.safe_load(path.read_text(encoding="utf-8")) or []
+        if "__cassandra_upgrade_look_script" in str(task.get("ansible.builtin.command", ""))
+    ]
+    assert len(runs) == 4
+    assert all(task["ansible.builtin.command"]["expand_argument_vars"] is False for task in runs)
