@@ -48,7 +48,7 @@ def log(text: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
 
-def playbook(*args: str) -> tuple[float, str]:
+def playbook(*args: str, check: bool = True) -> tuple[float, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("ANSIBLE_")}
     env.update(
         ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
@@ -63,9 +63,9 @@ def playbook(*args: str) -> tuple[float, str]:
     with LOG.open("a", encoding="utf-8") as handle:
         handle.write(f"\n===== ansible-playbook {' '.join(args)} ({elapsed:.1f} s, rc {done.returncode})\n")
         handle.write(done.stdout + done.stderr)
-    if done.returncode != 0:
+    if done.returncode != 0 and check:
         raise SystemExit(f"ansible-playbook {' '.join(args)} failed: see {LOG}")
-    return elapsed, done.stdout
+    return (elapsed if done.returncode == 0 else -elapsed), done.stdout
 
 
 def client(*args: str) -> str:
@@ -168,7 +168,13 @@ def main() -> int:
 
     log(f"starting from nothing: {args.source} with site.yml")
     playbook("molecule/upgrade/reset.yml")
-    deploy = playbook("site.yml", "-e", f"cassandra_stack_version={args.source}")[0]
+    # The deploy only sets the stage: a bring-up that fails once (a node of a fresh cluster that keeps
+    # restarting has been seen) is run again, and the report says so.
+    deploy = playbook("site.yml", "-e", f"cassandra_stack_version={args.source}", check=False)[0]
+    deploy_retried = deploy < 0
+    if deploy_retried:
+        log("site.yml failed; running it once more")
+        deploy = -deploy + playbook("site.yml", "-e", f"cassandra_stack_version={args.source}")[0]
     log(f"deployed in {deploy:.0f} s; writing 10,000 rows, starting the client")
     client("load", "--rows", "10000")
     client("start", "--start-id", "1000000")
@@ -200,6 +206,7 @@ def main() -> int:
         "from": args.source,
         "to": args.target,
         "deploy_s": round(deploy, 1),
+        "deploy_retried": deploy_retried,
         "restart_one_node_s": round(restart, 1),
         # The restart's own last health check (nodetool status on both peers, then cqlsh, one after the other).
         "restart_last_check_s": round(restart_check, 1),
