@@ -11,6 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from ansible_collections.corral.cassandra.plugins.plugin_utils._cassandra_output import (
+    cql_answered,
+    ring_problems,
+    schema_problems,
+    split_glance,
+)
 from ansible_collections.corral.cassandra.plugins.plugin_utils._stack_model import (
     FAST_JOIN_JVM_OPTS,
     FAST_START_JVM_OPTS,
@@ -26,14 +32,22 @@ def _env(container: dict[str, Any]) -> dict[str, str]:
     return env
 
 
-def _by_node(results: list[dict[str, Any]] | None) -> dict[str, dict[str, Any]]:
-    """Loop results of a per-host task, keyed by the node (its `item`)."""
+def by_node(results: list[dict[str, Any]] | None) -> dict[str, dict[str, Any]]:
+    """Loop results of a per-host task, keyed by the node (its `item`); of several for one node, the last wins."""
     found: dict[str, dict[str, Any]] = {}
     for result in results or []:
         item = result.get("item") if isinstance(result, dict) else None
         if isinstance(item, dict) and "name" in item and not result.get("skipped"):
             found[str(item["name"])] = result
     return found
+
+
+def container_info(item: Any, exists: bool, running: bool, image: str, env: list[str] | None = None) -> dict[str, Any]:
+    """A node's container as a docker_container_info result (the shape observe() and the status table read)."""
+    config: dict[str, Any] = {"Image": image}
+    if env is not None:
+        config["Env"] = env
+    return {"item": item, "exists": exists, "container": {"State": {"Running": running}, "Config": config}}
 
 
 def image_tag(image: str) -> str:
@@ -52,7 +66,7 @@ def observe(
     containers: docker_container_info results per node; data: stat results of each node's
     <data_dir>/data. The cluster is fresh when no node's data directory holds data.
     """
-    by_container, by_data = _by_node(containers), _by_node(data)
+    by_container, by_data = by_node(containers), by_node(data)
     nodes = stack["nodes"]
     unseen = [node["name"] for node in nodes if node["name"] not in by_container or node["name"] not in by_data]
     if unseen:
@@ -117,15 +131,11 @@ def _as_reads(plan_results: list[dict[str, Any]] | None) -> tuple[list[dict[str,
         seen = result.get("observed") if isinstance(result, dict) else None
         if not isinstance(seen, dict) or result.get("skipped") or result.get("failed"):
             continue
-        config: dict[str, Any] = {"Image": seen.get("image") or ""}
-        if seen.get("jvm_extra_opts") is not None:
-            config["Env"] = [f"JVM_EXTRA_OPTS={seen['jvm_extra_opts']}"]
+        env = [f"JVM_EXTRA_OPTS={seen['jvm_extra_opts']}"] if seen.get("jvm_extra_opts") is not None else None
         containers.append(
-            {
-                "item": result.get("item"),
-                "exists": bool(seen.get("exists")),
-                "container": {"State": {"Running": bool(seen.get("running"))}, "Config": config},
-            }
+            container_info(
+                result.get("item"), bool(seen.get("exists")), bool(seen.get("running")), str(seen.get("image") or ""), env
+            )
         )
         data.append({"item": result.get("item"), "stat": {"exists": bool(seen.get("data_present"))}})
     return containers, data
@@ -139,7 +149,7 @@ def observe_plan(stack: dict[str, Any], plan_results: list[dict[str, Any]], fast
     """
     containers, data = _as_reads(plan_results)
     observed = observe(stack, containers, data, fast_start)
-    planned = {name: result["item"] for name, result in _by_node(plan_results).items()}
+    planned = {name: result["item"] for name, result in by_node(plan_results).items()}
     observed["replan"] = [
         node["name"]
         for node in observed["plan_nodes"]
@@ -155,10 +165,9 @@ def phases(stack: dict[str, Any], observed: dict[str, Any], plan_results: list[d
     Each phase: name, nodes (node dicts with the JVM options to apply, the planned actions and whether
     to drain the node first), expected (the nodes that
     must then be Up/Normal as every one of them sees it), and gate (listen, ring, cql, schema: what to
-    wait for after the phase, the final health check waits for everything anyway; gossip: listen on the
-    internode port instead of the CQL port).
+    wait for after the phase, the final health check waits for everything anyway).
     """
-    planned = _by_node(plan_results)
+    planned = by_node(plan_results)
     nodes = stack["nodes"]
     # The plan ran in check mode with changed_when: false; what it would do is in `actions`.
     changed = [node for node in nodes if (planned.get(node["name"]) or {}).get("actions")]
@@ -182,10 +191,11 @@ def phases(stack: dict[str, Any], observed: dict[str, Any], plan_results: list[d
                     "name": f"fresh cluster: first seed {first['name']} alone",
                     "nodes": [to_apply(first)],
                     "expected": [first],
-                    # The others start only once it is fully up: a joining node that misses the seed's gossip
-                    # within its short ring delay fails to bootstrap, and then fails the same way on every
-                    # restart (its schema is already local, so it no longer waits). Seen on the lab.
-                    "gate": {"listen": True, "gossip": True, "ring": True, "cql": True, "schema": False},
+                    # The others start once it listens for CQL: it opens that port only after it gossips and is
+                    # Normal. Not earlier (its internode port opens before gossip starts): a joining node that
+                    # misses the seed's gossip within its short ring delay fails to bootstrap, and then fails
+                    # the same way on every restart (seen on the lab). Ring, CQL and schema are checked for all.
+                    "gate": {"listen": True, "ring": False, "cql": False, "schema": False},
                 }
             )
         if rest:
@@ -231,3 +241,54 @@ def failures(registered: list[dict[str, Any]], hosts: list[str]) -> list[str]:
                     message = f"{subject}: {message}"
                 report.append(f"{host}: {message}")
     return report
+
+
+def _node_name(result: dict[str, Any]) -> str:
+    item = result.get("item")
+    return str(item.get("name")) if isinstance(item, dict) else "?"
+
+
+def _last_line(result: dict[str, Any]) -> str:
+    for text in (result.get("stderr"), result.get("msg"), result.get("stdout")):
+        lines = [line.strip() for line in str(text or "").splitlines() if line.strip()]
+        if lines:
+            return lines[-1]
+    return f"exit code {result.get('rc', '?')}"
+
+
+def wait_report(results: list[dict[str, Any]], expected_ips: list[str], gate: dict[str, Any]) -> dict[str, Any]:
+    """The wait script's results per node (roles/cassandra_stack/tasks/wait.yml) -> {problems, ring_views}.
+
+    problems: why a node is not ready as the gate asks ([] when all are); ring_views: each node's last
+    `nodetool status`, shaped as the results of a task that ran it, for the status table.
+    """
+    problems: list[str] = []
+    views: list[dict[str, Any]] = []
+    for result in results or []:
+        if not isinstance(result, dict) or result.get("skipped"):
+            continue
+        name = _node_name(result)
+        parts = split_glance(str(result.get("stdout") or "")) if result.get("rc") in (0, 3) else {}
+        ring, cql = parts.get("ring"), parts.get("cql")
+        if ring is None or cql is None:
+            problems.append(f"{name}: no answer ({_last_line(result)})")
+            continue
+        if gate.get("ring") and ring["rc"] == 0:
+            views.append({"item": result.get("item"), "rc": 0, "stdout": ring["stdout"]})
+        if result.get("rc") == 3 and ring["rc"] != 0 and ring["stdout"].startswith("not listening"):
+            problems.append(f"{name}: not listening for CQL")
+            continue
+        if gate.get("ring"):
+            if ring["rc"] != 0:
+                problems.append(f"{name}: nodetool status failed ({_last_line(ring)})")
+            else:
+                problems.extend(f"{name} sees {problem}" for problem in ring_problems(ring["stdout"], expected_ips))
+        if gate.get("cql") and not cql_answered(cql):
+            problems.append(f"{name}: not answering CQL ({_last_line(cql)})")
+        schema = parts.get("schema")
+        if gate.get("schema") and schema is not None:
+            found = schema_problems(schema["stdout"]) if schema["rc"] == 0 else ["nodetool describecluster failed"]
+            problems.extend(f"{name} sees {problem}" for problem in found)
+        if result.get("rc") == 3 and not problems:
+            problems.append(f"{name}: not ready in time ({_last_line(result)})")
+    return {"problems": problems, "ring_views": views}

@@ -10,21 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from ansible_collections.corral.cassandra.plugins.plugin_utils._cassandra_output import parse_ring
-from ansible_collections.corral.cassandra.plugins.plugin_utils._stack_bringup import image_tag
+from ansible_collections.corral.cassandra.plugins.plugin_utils._stack_bringup import by_node, container_info, image_tag
+
+# The upgrade plan reads results by node the same way.
+_results_by_node = by_node
 
 COLUMNS = ("NODE", "SEED", "HOST", "IP", "VERSION", "CONTAINER", "STATE", "LOAD", "OWNS", "DC/RACK")
 # Shown while an upgrade is under way (some node keeps a rollback copy, see roles/cassandra_upgrade).
 UPGRADE_COLUMN = "UPGRADE"
-
-
-def _results_by_node(results: list[dict[str, Any]] | None) -> dict[str, dict[str, Any]]:
-    """Loop results keyed by node (their `item`); of several results for one node, the last wins."""
-    found: dict[str, dict[str, Any]] = {}
-    for result in results or []:
-        item = result.get("item") if isinstance(result, dict) else None
-        if isinstance(item, dict) and "name" in item and not result.get("skipped"):
-            found[str(item["name"])] = result
-    return found
 
 
 def _as_container_info(result: dict[str, Any], key: str) -> dict[str, Any]:
@@ -33,18 +26,12 @@ def _as_container_info(result: dict[str, Any], key: str) -> dict[str, Any]:
     if key not in result:
         return result
     brief = result.get(key) or {}
-    return {
-        "item": result.get("item"),
-        "exists": bool(brief.get("id")),
-        "container": {
-            "State": {"Running": brief.get("state") == "running"},
-            "Config": {"Image": str(brief.get("image") or "")},
-        },
-    }
+    running = brief.get("state") == "running"
+    return container_info(result.get("item"), bool(brief.get("id")), running, str(brief.get("image") or ""))
 
 
 def _containers_by_node(results: list[dict[str, Any]] | None, key: str) -> dict[str, dict[str, Any]]:
-    return {name: _as_container_info(result, key) for name, result in _results_by_node(results).items()}
+    return {name: _as_container_info(result, key) for name, result in by_node(results).items()}
 
 
 def _consensus(seen: dict[str, str]) -> str:
@@ -101,7 +88,7 @@ def status_rows(
     by_container = _containers_by_node(containers, "cassandra_container")
     upgrade_states = _upgrade_states(stack, by_container, copies)
     rings: dict[str, list[dict[str, str]]] = {}
-    for name, result in _results_by_node(views).items():
+    for name, result in by_node(views).items():
         if result.get("rc") == 0:
             rings[name] = parse_ring(result.get("stdout", ""))
 

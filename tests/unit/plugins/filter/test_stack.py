@@ -90,3 +90,10 @@ def test_auth_state_error_becomes_filter_error() -> None:
 
 def test_superuser_cql_takes_the_password_first() -> None:
     assert "WITH PASSWORD = 'pw'" in FILTERS["cassandra_stack_superuser_cql"]("pw", "admin")
+
+
+def test_wait_report_reads_plain_results() -> None:
+    wait_report = FilterModule().filters()["cassandra_stack_wait_report"]
+    result = {"item": {"name": "cdb1"}, "rc": 3, "stdout": "not listening for CQL yet\n@@corral-glance 1\nx\n@@corral-glance 1\n"}
+    seen = wait_report([result], ["10.42.0.48"], {"listen": True, "ring": True, "cql": True, "schema": False})
+    assert seen == {"problems": ["cdb1: not listening for CQL"], "ring_views": []}

@@ -13,6 +13,7 @@ from ansible_collections.corral.cassandra.plugins.plugin_utils._stack_bringup im
     observe_plan,
     phases,
     plan_guess,
+    wait_report,
 )
 from ansible_collections.corral.cassandra.plugins.plugin_utils._stack_model import (
     DEFAULT_NODES,
@@ -141,7 +142,7 @@ def test_fresh_phases_seed_alone_then_the_rest_together() -> None:
     assert [[n["name"] for n in phase["nodes"]] for phase in result] == [["cdb1"], ["cdb2", "cdb3"]]
     assert result[0]["nodes"][0]["jvm_extra_opts"] == FAST
     assert result[1]["nodes"][0]["jvm_extra_opts"] == JOIN
-    assert result[0]["gate"] == {"listen": True, "gossip": True, "ring": True, "cql": True, "schema": False}
+    assert result[0]["gate"] == {"listen": True, "ring": False, "cql": False, "schema": False}
     assert not any(result[1]["gate"].values())
     assert [n["name"] for n in result[0]["expected"]] == ["cdb1"]
     assert result[1]["nodes"][0]["actions"] == ["created cdb2"]
@@ -283,3 +284,69 @@ def test_a_host_that_did_not_answer_stops_the_bring_up() -> None:
     results = [planned(guess[0], False), {"item": guess[1], "failed": True}, {"item": guess[2], "skipped": True}]
     with pytest.raises(StackError, match="nodes cdb2, cdb3 were not observed"):
         observe_plan(stack, results, True)
+
+
+_RING = """Datacenter: dc1
+===============
+Status=Up/Down
+|/ State=Normal/Leaving/Joining/Moving
+--  Address     Load       Tokens       Owns (effective)  Host ID                               Rack
+UN  10.42.0.48  98.44 KiB  256          66.0%             6f1c0c54-1111-4a3c-9d38-111111111111  rack1
+UN  10.42.0.49  108.27 KiB  256         68.9%             6f1c0c54-2222-4a3c-9d38-222222222222  rack1
+"""
+_SCHEMA = """Cluster Information:
+\tName: CassandraDB
+\tSchema versions:
+\t\t86afa796-d883-3932-aa73-6b017cef0d19: [10.42.0.48, 10.42.0.49]
+"""
+_WAIT_GATE = {"listen": True, "ring": True, "cql": True, "schema": True}
+
+
+def _waited(name: str, rc: int, ring: str, ring_rc: int, cql: str, cql_rc: int, schema: str | None = None) -> dict[str, Any]:
+    stdout = f"{ring}\n@@corral-glance {ring_rc}\n{cql}\n@@corral-glance {cql_rc}\n"
+    if schema is not None:
+        stdout += f"{schema}\n@@corral-glance 0\n"
+    return {"item": {"name": name, "host": "lab-host1"}, "rc": rc, "stdout": stdout}
+
+
+def test_wait_report_healthy() -> None:
+    results = [
+        _waited("cdb1", 0, _RING, 0, "release_version\n 3.9", 0, _SCHEMA.replace("\\t", "    ")),
+        _waited("cdb2", 0, _RING, 0, "AuthenticationFailed('Remote end requires authentication')", 2),
+    ]
+    seen = wait_report(results, ["10.42.0.48", "10.42.0.49"], _WAIT_GATE)
+    assert seen["problems"] == []
+    assert [view["item"]["name"] for view in seen["ring_views"]] == ["cdb1", "cdb2"]
+
+
+@pytest.mark.parametrize(
+    ("result", "gate", "expected"),
+    [
+        (
+            _waited("cdb2", 3, "not listening for CQL yet", 1, "not listening for CQL yet", 1),
+            _WAIT_GATE,
+            ["cdb2: not listening for CQL"],
+        ),
+        (
+            _waited("cdb2", 3, _RING.replace("UN  10.42.0.49", "DN  10.42.0.49"), 0, "x", 1),
+            {"listen": True, "ring": True, "cql": False, "schema": False},
+            ["cdb2 sees 10.42.0.49 is DN (Down/Normal)"],
+        ),
+        (
+            {"item": {"name": "cdb3"}, "rc": 1, "stdout": "", "stderr": "Error: No such container: cdb3"},
+            _WAIT_GATE,
+            ["cdb3: no answer (Error: No such container: cdb3)"],
+        ),
+    ],
+)
+def test_wait_report_problems(result: dict[str, Any], gate: dict[str, Any], expected: list[str]) -> None:
+    assert wait_report([result], ["10.42.0.48", "10.42.0.49"], gate)["problems"] == expected
+
+
+def test_wait_report_listen_only() -> None:
+    result = _waited("cdb1", 0, "not listening for CQL yet", 1, "not listening for CQL yet", 1)
+    result["stdout"] = result["stdout"].replace("not listening for CQL yet", "")
+    assert wait_report([result], ["10.42.0.48"], {"listen": True, "ring": False, "cql": False, "schema": False}) == {
+        "problems": [],
+        "ring_views": [],
+    }
