@@ -22,7 +22,7 @@ seconds() {
 # The slowest tasks of a run, as profile_tasks summed them up at its end.
 slowest() {
   echo "slowest tasks of $1:"
-  awk '/^={20,}/ { on = 1; next } on && NF' "$log-$1.log" | head -n "${2:-12}" | sed 's/^/  /'
+  awk '/^====================/ { on = 1; next } on && NF' "$log-$1.log" | head -n "${2:-12}" | sed 's/^/  /'
 }
 
 ansible-playbook molecule/shared/reset-stack.yml >>"$log.log" 2>&1
@@ -34,5 +34,11 @@ printf 'image %s\n' "$version"
 printf 'one node, start to CQL and UN:              %4d s\n' "$one"
 printf 'fresh 3-node cluster (stack stage, all UN): %4d s   ratio to one node: %.2f (target <= 2)\n' "$three" "$(awk -v a="$three" -v b="$one" 'BEGIN { print a / b }')"
 printf 'no-change re-run of site.yml:               %4d s   (target <= 30)\n' "$rerun"
+# CPU seconds each Cassandra JVM has used since its start (one JVM start is CPU-bound on these 2 cores).
+echo "CPU time of each node's JVM (cputime, seconds since start):"
+for host in corral-lab-host1 corral-lab-host2 corral-lab-host3; do
+  docker exec "$host" sh -c 'for c in $(docker ps -q --filter label=io.corral.stack); do
+    printf "  %s: " "$(docker inspect -f "{{.Name}}" "$c" | tr -d /)"; docker exec "$c" ps -o cputime=,etimes= -C java | head -n 1; done' || true
+done
 slowest three
 slowest rerun
