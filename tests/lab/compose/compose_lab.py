@@ -91,6 +91,17 @@ class PlaybookRun:
             if outcome.get("failed") and not outcome.get("ignore_errors")
         ]
 
+    def messages(self, task: str) -> dict[str, str]:
+        """The msg of each host's result of the task whose name ends with `task` (a debug task's text)."""
+        return {
+            host: str(outcome.get("msg", ""))
+            for play in self.result.get("plays", [])
+            for ran in play.get("tasks", [])
+            if ran["task"]["name"].endswith(task)
+            for host, outcome in ran.get("hosts", {}).items()
+            if "msg" in outcome
+        }
+
     def changed(self) -> dict[str, int]:
         return {host: int(stats.get("changed", 0)) for host, stats in self.result.get("stats", {}).items()}
 

@@ -113,3 +113,25 @@ def test_remove_keeps_the_host_data_and_the_export_imports_again() -> None:
     assert {name: item["Id"] for name, item in inspect_stack("web").items()} == {
         name: item["Id"] for name, item in after.items()
     }
+
+
+def test_remove_deletes_the_host_data_only_when_asked_and_says_so_first() -> None:
+    before = {name: item["Id"] for name, item in inspect_stack("web").items()}
+    data_hosts = sorted({item["_host"] for name, item in inspect_stack("web").items() if name in DATA.values()})
+    assert data_hosts == ["lab-host1", "lab-host2"]
+
+    dry = run_playbook("remove.yml", "-e", "stack=web", "-e", "delete_data=true", "--check")
+    assert dry.rc == 0, dry
+    said = dry.messages("Say what happens to this host's data")
+    assert {host: said[host] for host in data_hosts} == {host: f"Would delete /srv/compose-web on {host}" for host in data_hosts}
+    assert {name: item["Id"] for name, item in inspect_stack("web").items()} == before
+    for host in data_hosts:
+        assert host_run(host, "test", "-f", "/srv/compose-web/index.html").returncode == 0, host
+
+    deleted = run_playbook("remove.yml", "-e", "stack=web", "-e", "delete_data=true")
+    assert deleted.rc == 0, deleted
+    said = deleted.messages("Say what happens to this host's data")
+    assert {host: said[host] for host in data_hosts} == {host: f"Deleting /srv/compose-web on {host}" for host in data_hosts}
+    assert inspect_stack("web") == {}
+    for host in data_hosts:
+        assert host_run(host, "test", "-e", "/srv/compose-web").returncode != 0, host
