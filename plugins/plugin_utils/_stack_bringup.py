@@ -191,6 +191,7 @@ def phases(stack: dict[str, Any], observed: dict[str, Any], plan_results: list[d
                     "name": f"fresh cluster: first seed {first['name']} alone",
                     "nodes": [to_apply(first)],
                     "expected": [first],
+                    "reach": [],
                     # The others start once it listens for CQL: it opens that port only after it gossips and is
                     # Normal. Not earlier (its internode port opens before gossip starts): a joining node that
                     # misses the seed's gossip within its short ring delay fails to bootstrap, and then fails
@@ -204,6 +205,9 @@ def phases(stack: dict[str, Any], observed: dict[str, Any], plan_results: list[d
                     "name": f"fresh cluster: {', '.join(node['name'] for node in rest)} together",
                     "nodes": [to_apply(node) for node in rest],
                     "expected": nodes,
+                    # Their hosts reach the seed's internode port over the overlay first: a joiner that cannot
+                    # reach it at its start fails to bootstrap and crash-loops (one did on the lab).
+                    "reach": [f"{first['ip']}:{first['storage_port']}"],
                     "gate": {"listen": False, "ring": False, "cql": False, "schema": False},
                 }
             )
@@ -217,6 +221,7 @@ def phases(stack: dict[str, Any], observed: dict[str, Any], plan_results: list[d
                 "name": f"one node at a time: {node['name']}",
                 "nodes": [to_apply(node)],
                 "expected": [peer for peer in nodes if peer["name"] in up],
+                "reach": [],
                 # Nodes not started yet show as UNREACHABLE in describecluster: schema agreement can
                 # only be asked once every node is up (a whole cluster started again after a stop).
                 "gate": {"listen": True, "ring": True, "cql": True, "schema": up >= {peer["name"] for peer in nodes}},

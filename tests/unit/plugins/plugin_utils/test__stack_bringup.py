@@ -146,6 +146,7 @@ def test_fresh_phases_seed_alone_then_the_rest_together() -> None:
     assert not any(result[1]["gate"].values())
     assert [n["name"] for n in result[0]["expected"]] == ["cdb1"]
     assert result[1]["nodes"][0]["actions"] == ["created cdb2"]
+    assert [phase["reach"] for phase in result] == [[], ["10.42.0.48:7000"]]
 
 
 def test_rolling_phases_one_node_at_a_time() -> None:
