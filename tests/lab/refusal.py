@@ -1,0 +1,98 @@
+"""Refusal runs of the lab suites: a real ansible-playbook run with bad input that must fail and change nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from testinfra.host import Host
+
+ROOT = Path(__file__).resolve().parents[2]
+# The ansible-playbook of the Python that runs the tests (the project's virtual environment).
+BIN = Path(sys.executable).parent
+LAB_HOSTS = ("lab-manager", "lab-host1", "lab-host2", "lab-host3")
+
+
+def containers(lab_host: Callable[[str], Host], hosts: Sequence[str] = LAB_HOSTS) -> list[str]:
+    """Every container on the lab hosts: host, id, name, state, start time and restart count."""
+    found: list[str] = []
+    for name in hosts:
+        listing = lab_host(name).check_output(
+            "ids=$(docker ps -aq --no-trunc); [ -z \"$ids\" ] || docker inspect -f "
+            "'{{.Id}} {{.Name}} {{.State.Status}} {{.State.StartedAt}} {{.RestartCount}}' $ids"
+        )
+        found += [f"{name} {line}" for line in sorted(listing.splitlines())]
+    return found
+
+
+@dataclass
+class Run:
+    """One ansible-playbook run: exit code, the tasks in the order they started, the play recap, the output's tail."""
+
+    rc: int
+    output: str
+    tasks: list[dict[str, Any]] = field(default_factory=list)
+    stats: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def run_playbook(playbook: str, extra_vars: dict[str, Any], *args: str) -> Run:
+    """ansible-playbook with the project's ansible.cfg and the JSON callback."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("ANSIBLE_", "MOLECULE_"))}
+    env.update(
+        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
+        ANSIBLE_NOCOLOR="1",
+        PATH=f"{BIN}:{env.get('PATH', '')}",
+    )
+    done = subprocess.run(
+        [str(BIN / "ansible-playbook"), playbook, "--extra-vars", json.dumps(extra_vars), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    output = done.stdout[-4000:] + done.stderr[-4000:]
+    try:
+        report = json.loads(done.stdout[done.stdout.index("{"):])
+    except ValueError:
+        return Run(done.returncode, output)
+    tasks = [
+        {"name": task["task"]["name"], "hosts": task.get("hosts", {})}
+        for play in report.get("plays", [])
+        for task in play.get("tasks", [])
+    ]
+    return Run(done.returncode, output, tasks, report.get("stats", {}))
+
+
+def refusals(lab_host: Callable[[str], Host], playbook: str, extra_vars: dict[str, Any], task: str, *args: str,
+             hosts: Sequence[str] = LAB_HOSTS) -> dict[str, str]:
+    """Run the playbook; check that it stopped at the failure of `task` and changed no container on `hosts`.
+
+    Returns the failure message of each host that failed there.
+    """
+    before = containers(lab_host, hosts)
+    assert any(" /cdb1 running " in line for line in before), f"the stack is not deployed: {before}"
+    run = run_playbook(playbook, extra_vars, *args)
+    assert run.rc != 0, run.output
+    assert run.tasks, run.output
+    last = run.tasks[-1]
+    assert last["name"] == task or last["name"].endswith(f" : {task}"), (
+        f"the run went on after preflight, to {last['name']!r}: {run.output}"
+    )
+    messages = {host: str(result.get("msg", "")) for host, result in last["hosts"].items() if result.get("failed")}
+    assert messages, last
+    assert containers(lab_host, hosts) == before, "a refused run changed a container"
+    return messages
+
+
+def refused(lab_host: Callable[[str], Host], playbook: str, extra_vars: dict[str, Any], task: str, *args: str) -> str:
+    """Like refusals(), on every lab host: the messages, one a line."""
+    return "\n".join(refusals(lab_host, playbook, extra_vars, task, *args).values())
