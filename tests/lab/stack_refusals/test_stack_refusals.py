@@ -1,0 +1,87 @@
+"""Bad stack input is refused in preflight with a message naming the problem, and no container changes.
+
+Each case is a real run of site.yml or playbooks/stack.yml on the deployed lab with bad variables. The
+ids, states and start times of every container on every lab host are compared before and after.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from cluster import NODES
+from refusal import refused
+from testinfra.host import Host
+
+testinfra_hosts = ["lab-manager"]
+# A swarm label the test puts on two hosts for one case, and removes again.
+TWIN_LABEL = ("corral-test-twin", "yes")
+
+CLASSIC = [
+    {"name": node, "host_label": label, "ip": ip, "seed": node == "cdb1", "data_container": data}
+    for node, (_host, label, ip, data) in NODES.items()
+]
+
+# Preflight tasks of roles/cassandra_stack: a refusal must come from one of them, before any change.
+MODEL_TASK = "Build the stack model and place its nodes"
+IMAGES_TASK = "Check that every host has the images"
+
+
+def nodes_with(index: int, **changes: Any) -> list[dict[str, Any]]:
+    nodes = copy.deepcopy(CLASSIC)
+    nodes[index].update(changes)
+    return nodes
+
+
+@pytest.fixture
+def twin_label(lab_host: Callable[[str], Host]) -> Iterator[str]:
+    """The test label on the swarm nodes of lab-host2 and lab-host3, removed afterwards."""
+    manager = lab_host("lab-manager")
+    key, value = TWIN_LABEL
+    for node in ("lab-host2", "lab-host3"):
+        manager.check_output(f"docker node update --label-add {key}={value} {node}")
+    yield f"{key}={value}"
+    for node in ("lab-host2", "lab-host3"):
+        manager.check_output(f"docker node update --label-rm {key} {node}")
+
+
+def test_label_that_matches_no_host(lab_host: Callable[[str], Host]) -> None:
+    message = refused(
+        lab_host, "site.yml", {"cassandra_stack_nodes": nodes_with(2, host_label="hostname=cassandra9")}, MODEL_TASK
+    )
+    assert "the Cassandra stack is not valid; nothing was changed" in message
+    assert "node cdb3: host_label 'hostname=cassandra9' matches no swarm node" in message
+
+
+def test_label_that_matches_two_hosts(lab_host: Callable[[str], Host], twin_label: str) -> None:
+    message = refused(lab_host, "playbooks/stack.yml", {"cassandra_stack_nodes": nodes_with(2, host_label=twin_label)},
+                      MODEL_TASK)
+    assert f"node cdb3: host_label '{twin_label}' matches 2 swarm nodes" in message
+    assert "lab-host2" in message and "lab-host3" in message
+
+
+def test_two_nodes_with_one_ip(lab_host: Callable[[str], Host]) -> None:
+    message = refused(lab_host, "playbooks/stack.yml", {"cassandra_stack_nodes": nodes_with(2, ip="10.42.0.49")},
+                      MODEL_TASK)
+    assert "node cdb3 ip=10.42.0.49 is already the address of node cdb2: two nodes cannot share one IP" in message
+
+
+def test_ip_outside_the_overlay_subnet(lab_host: Callable[[str], Host]) -> None:
+    message = refused(lab_host, "playbooks/stack.yml", {"cassandra_stack_nodes": nodes_with(2, ip="10.43.0.50")},
+                      MODEL_TASK)
+    assert "node cdb3 ip=10.43.0.50 is outside the overlay 'managed' (subnet 10.42.0.0/16)" in message
+
+
+def test_no_seed(lab_host: Callable[[str], Host]) -> None:
+    message = refused(lab_host, "playbooks/stack.yml", {"cassandra_stack_nodes": nodes_with(0, seed=False)},
+                      MODEL_TASK)
+    assert "no node is a seed: mark at least one node with seed: true" in message
+
+
+def test_image_tag_that_no_host_can_pull(lab_host: Callable[[str], Host]) -> None:
+    message = refused(lab_host, "site.yml", {"cassandra_stack_version": "3.99.1"}, IMAGES_TASK)
+    assert "Not every host can pull the images; no container was touched" in message
+    for node, (host, _label, _ip, _data) in NODES.items():
+        assert f"{host}: " in message and "corral/cassandra:3.99.1" in message, (node, message)
