@@ -9,6 +9,7 @@ Cassandra refuses concurrent bootstrap into a cluster with data.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ansible_collections.corral.cassandra.plugins.plugin_utils._cassandra_output import (
@@ -159,6 +160,21 @@ def observe_plan(stack: dict[str, Any], plan_results: list[dict[str, Any]], fast
     return observed
 
 
+_TOKEN_ALLOCATION_KEYS = ("allocate_tokens_for_keyspace", "allocate_tokens_for_local_replication_factor")
+
+
+def _random_tokens(stack: dict[str, Any]) -> bool:
+    """Whether new nodes pick random tokens: Cassandra 3.x without a token allocation setting.
+
+    From 4.0 the default cassandra.yaml allocates tokens, and two nodes that join together compute
+    the same ones (5.0.8 on the lab: the second took every token of the first). An unknown tag counts as 4.0+.
+    """
+    major = re.match(r"(\d+)\.", str(stack.get("version") or ""))
+    if major is None or int(major.group(1)) >= 4:
+        return False
+    return not any(key in (node.get("cassandra_yaml") or {}) for node in stack["nodes"] for key in _TOKEN_ALLOCATION_KEYS)
+
+
 def phases(stack: dict[str, Any], observed: dict[str, Any], plan_results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The start phases for the nodes the node module (in check mode) would change.
 
@@ -199,18 +215,34 @@ def phases(stack: dict[str, Any], observed: dict[str, Any], plan_results: list[d
                     "gate": {"listen": True, "ring": False, "cql": False, "schema": False},
                 }
             )
-        if rest:
+        # Their hosts reach the seed's internode port over the overlay first: a joiner that cannot
+        # reach it at its start fails to bootstrap and crash-loops (one did on the lab).
+        reach = [f"{first['ip']}:{first['storage_port']}"]
+        if rest and _random_tokens(stack):
             result.append(
                 {
                     "name": f"fresh cluster: {', '.join(node['name'] for node in rest)} together",
                     "nodes": [to_apply(node) for node in rest],
                     "expected": nodes,
-                    # Their hosts reach the seed's internode port over the overlay first: a joiner that cannot
-                    # reach it at its start fails to bootstrap and crash-loops (one did on the lab).
-                    "reach": [f"{first['ip']}:{first['storage_port']}"],
+                    "reach": reach,
                     "gate": {"listen": False, "ring": False, "cql": False, "schema": False},
                 }
             )
+        else:
+            # Token allocation gives nodes that join at once the same tokens: one at a time, each Normal
+            # (listening for CQL) before the next allocates against the ring.
+            started = [first]
+            for node in rest:
+                started.append(node)
+                result.append(
+                    {
+                        "name": f"fresh cluster: {node['name']} alone (token allocation)",
+                        "nodes": [to_apply(node)],
+                        "expected": list(started),
+                        "reach": reach,
+                        "gate": {"listen": True, "ring": False, "cql": False, "schema": False},
+                    }
+                )
         return result
 
     up = {name for name, state in observed["nodes"].items() if state["running"]}

@@ -351,3 +351,24 @@ def test_wait_report_listen_only() -> None:
         "problems": [],
         "ring_views": [],
     }
+
+
+def test_fresh_joiners_of_4_0_and_later_start_one_at_a_time() -> None:
+    stack = lab_stack()
+    stack["version"] = "5.0.8"
+    nodes = stack["nodes"]
+    seen = observe(stack, [absent(n) for n in nodes], [data(n, False) for n in nodes], True)
+    result = phases(stack, seen, plan(stack, {"cdb1", "cdb2", "cdb3"}))
+    assert [[n["name"] for n in phase["nodes"]] for phase in result] == [["cdb1"], ["cdb2"], ["cdb3"]]
+    assert [[n["name"] for n in phase["expected"]] for phase in result] == [["cdb1"], ["cdb1", "cdb2"], ["cdb1", "cdb2", "cdb3"]]
+    assert all(phase["gate"] == {"listen": True, "ring": False, "cql": False, "schema": False} for phase in result)
+    assert [phase["reach"] for phase in result] == [[], ["10.42.0.48:7000"], ["10.42.0.48:7000"]]
+
+
+def test_a_3_x_cluster_that_allocates_tokens_also_joins_one_at_a_time() -> None:
+    stack = lab_stack()
+    stack["nodes"][2]["cassandra_yaml"] = {"allocate_tokens_for_keyspace": "testdata"}
+    nodes = stack["nodes"]
+    seen = observe(stack, [absent(n) for n in nodes], [data(n, False) for n in nodes], True)
+    result = phases(stack, seen, plan(stack, {"cdb1", "cdb2", "cdb3"}))
+    assert [[n["name"] for n in phase["nodes"]] for phase in result] == [["cdb1"], ["cdb2"], ["cdb3"]]
