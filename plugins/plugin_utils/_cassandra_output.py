@@ -90,24 +90,28 @@ def ring_problems(stdout: str, expected_ips: list[str]) -> list[str]:
     return problems
 
 
-def schema_versions(stdout: str) -> dict[str, list[str]]:
-    """`nodetool describecluster` -> {schema version or 'UNREACHABLE': [addresses]}."""
-    versions: dict[str, list[str]] = {}
+def describecluster_section(stdout: str, header: str, line_pattern: re.Pattern[str], key: str) -> dict[str, list[str]]:
+    """One part of `nodetool describecluster` ('Schema versions:', 'Database versions:'): {key group: [addresses]}."""
+    found: dict[str, list[str]] = {}
     inside = False
     for line in (stdout or "").splitlines():
-        if line.strip() == "Schema versions:":
+        if line.strip() == header:
             inside = True
             continue
         if not inside:
             continue
-        match = _SCHEMA_LINE.match(line)
+        match = line_pattern.match(line)
         if not match:
             if line.strip():
                 break
             continue
-        addresses = [_address(item) for item in match["addresses"].split(",") if item.strip()]
-        versions[match["version"]] = addresses
-    return versions
+        found[match[key]] = [_address(item) for item in match["addresses"].split(",") if item.strip()]
+    return found
+
+
+def schema_versions(stdout: str) -> dict[str, list[str]]:
+    """`nodetool describecluster` -> {schema version or 'UNREACHABLE': [addresses]}."""
+    return describecluster_section(stdout, "Schema versions:", _SCHEMA_LINE, "version")
 
 
 def schema_problems(stdout: str) -> list[str]:
@@ -157,12 +161,12 @@ def cql_json_rows(stdout: str) -> list[dict[str, Any]]:
 # --- reports of the bounded waits: one line per node still not right ---------------------------------
 
 
-def _name(result: dict[str, Any]) -> str:
+def result_node_name(result: dict[str, Any]) -> str:
     item = result.get("item")
     return str(item.get("name")) if isinstance(item, dict) else "?"
 
 
-def _error(result: dict[str, Any]) -> str:
+def result_error(result: dict[str, Any]) -> str:
     """The last non-empty line of what went wrong (stderr, stdout or the module's msg)."""
     for text in (result.get("stderr"), result.get("msg"), result.get("stdout")):
         lines = [line.strip() for line in str(text or "").splitlines() if line.strip()]
@@ -180,17 +184,17 @@ def ring_report(results: list[dict[str, Any]], expected_ips: list[str]) -> list[
     report = []
     for result in _done(results):
         if result.get("rc") != 0:
-            report.append(f"{_name(result)}: nodetool status failed: {_error(result)}")
+            report.append(f"{result_node_name(result)}: nodetool status failed: {result_error(result)}")
             continue
         problems = ring_problems(str(result.get("stdout", "")), expected_ips)
         if problems:
-            report.append(f"{_name(result)} sees {', '.join(problems)}")
+            report.append(f"{result_node_name(result)} sees {', '.join(problems)}")
     return report
 
 
 def cql_report(results: list[dict[str, Any]]) -> list[str]:
     """From cqlsh results per node: who does not answer CQL, and why."""
-    return [f"{_name(result)}: {_error(result)}" for result in _done(results) if not cql_answered(result)]
+    return [f"{result_node_name(result)}: {result_error(result)}" for result in _done(results) if not cql_answered(result)]
 
 
 def schema_report(results: list[dict[str, Any]]) -> list[str]:
@@ -198,7 +202,7 @@ def schema_report(results: list[dict[str, Any]]) -> list[str]:
     report = []
     for result in _done(results):
         if result.get("rc") != 0:
-            report.append(f"{_name(result)}: nodetool describecluster failed: {_error(result)}")
+            report.append(f"{result_node_name(result)}: nodetool describecluster failed: {result_error(result)}")
         else:
             report.extend(schema_problems(str(result.get("stdout", ""))))
     return report
@@ -240,11 +244,11 @@ def glance(results: list[dict[str, Any]], expected_ips: list[str]) -> dict[str, 
     views: list[dict[str, Any]] = []
     schema_read = False
     for result in _done(results):
-        name = _name(result)
+        name = result_node_name(result)
         parts = split_glance(str(result.get("stdout") or "")) if result.get("rc") == 0 else {}
         ring, cql = parts.get("ring"), parts.get("cql")
         if ring is None or cql is None:
-            problems.append(f"{name}: no answer ({_error(result)})")
+            problems.append(f"{name}: no answer ({result_error(result)})")
             continue
         views.append({"item": result.get("item"), "rc": ring["rc"], "stdout": ring["stdout"]})
         if ring["rc"] != 0:

@@ -14,6 +14,8 @@ from typing import Any
 
 from ansible_collections.corral.cassandra.plugins.plugin_utils._cassandra_output import (
     cql_answered,
+    result_error,
+    result_node_name,
     ring_problems,
     schema_problems,
     split_glance,
@@ -280,19 +282,6 @@ def failures(registered: list[dict[str, Any]], hosts: list[str]) -> list[str]:
     return report
 
 
-def _node_name(result: dict[str, Any]) -> str:
-    item = result.get("item")
-    return str(item.get("name")) if isinstance(item, dict) else "?"
-
-
-def _last_line(result: dict[str, Any]) -> str:
-    for text in (result.get("stderr"), result.get("msg"), result.get("stdout")):
-        lines = [line.strip() for line in str(text or "").splitlines() if line.strip()]
-        if lines:
-            return lines[-1]
-    return f"exit code {result.get('rc', '?')}"
-
-
 def wait_report(results: list[dict[str, Any]], expected_ips: list[str], gate: dict[str, Any]) -> dict[str, Any]:
     """The wait script's results per node (roles/cassandra_stack/tasks/wait.yml) -> {problems, ring_views}.
 
@@ -304,11 +293,11 @@ def wait_report(results: list[dict[str, Any]], expected_ips: list[str], gate: di
     for result in results or []:
         if not isinstance(result, dict) or result.get("skipped"):
             continue
-        name = _node_name(result)
+        name = result_node_name(result)
         parts = split_glance(str(result.get("stdout") or "")) if result.get("rc") in (0, 3) else {}
         ring, cql = parts.get("ring"), parts.get("cql")
         if ring is None or cql is None:
-            problems.append(f"{name}: no answer ({_last_line(result)})")
+            problems.append(f"{name}: no answer ({result_error(result)})")
             continue
         if gate.get("ring") and ring["rc"] == 0:
             views.append({"item": result.get("item"), "rc": 0, "stdout": ring["stdout"]})
@@ -317,15 +306,15 @@ def wait_report(results: list[dict[str, Any]], expected_ips: list[str], gate: di
             continue
         if gate.get("ring"):
             if ring["rc"] != 0:
-                problems.append(f"{name}: nodetool status failed ({_last_line(ring)})")
+                problems.append(f"{name}: nodetool status failed ({result_error(ring)})")
             else:
                 problems.extend(f"{name} sees {problem}" for problem in ring_problems(ring["stdout"], expected_ips))
         if gate.get("cql") and not cql_answered(cql):
-            problems.append(f"{name}: not answering CQL ({_last_line(cql)})")
+            problems.append(f"{name}: not answering CQL ({result_error(cql)})")
         schema = parts.get("schema")
         if gate.get("schema") and schema is not None:
             found = schema_problems(schema["stdout"]) if schema["rc"] == 0 else ["nodetool describecluster failed"]
             problems.extend(f"{name} sees {problem}" for problem in found)
         if result.get("rc") == 3 and not problems:
-            problems.append(f"{name}: not ready in time ({_last_line(result)})")
+            problems.append(f"{name}: not ready in time ({result_error(result)})")
     return {"problems": problems, "ring_views": views}

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ansible_collections.corral.cassandra.plugins.plugin_utils._cassandra_output import (
-    _address,
     cql_answered,
+    describecluster_section,
     ring_problems,
     schema_versions,
 )
@@ -450,21 +450,7 @@ def health_expected(plan_: dict[str, Any]) -> list[dict[str, Any]]:
 
 def release_versions(stdout: str) -> dict[str, list[str]]:
     """The 'Database versions:' part of `nodetool describecluster` (4.0 and later): {release: [addresses]}."""
-    releases: dict[str, list[str]] = {}
-    inside = False
-    for line in (stdout or "").splitlines():
-        if line.strip() == "Database versions:":
-            inside = True
-            continue
-        if not inside:
-            continue
-        match = _RELEASE_LINE.match(line)
-        if not match:
-            if line.strip():
-                break
-            continue
-        releases[match["release"]] = [_address(item) for item in match["addresses"].split(",") if item.strip()]
-    return releases
+    return describecluster_section(stdout, "Database versions:", _RELEASE_LINE, "release")
 
 
 def schema_by_release_problems(stdout: str, ips: list[str], per_release: bool = True) -> list[str]:
