@@ -109,15 +109,24 @@ def cql_login_refused(result: dict[str, Any]) -> bool:
     return output.cql_login_refused(_plain(result))
 
 
-def auth_state(stdout: str, stack: dict[str, Any]) -> dict[str, Any]:
+def auth_query(superuser: str) -> str:
+    return auth.auth_query(str(superuser))
+
+
+def auth_state(stdout: str, stack: dict[str, Any], superuser: str = "") -> dict[str, Any]:
     try:
-        return auth.auth_state(str(stdout or ""), _plain(stack)["system_auth_replication"])
+        return auth.auth_state(str(stdout or ""), _plain(stack)["system_auth_replication"], str(superuser))
     except ValueError as exc:
         raise AnsibleFilterError(str(exc)) from None
 
 
-def superuser_cql(password: str, name: str) -> str:
-    return auth.superuser_cql(str(name), str(password))
+def superuser_cql(password: str, name: str, exists: bool = False) -> str:
+    return auth.superuser_cql(str(name), str(password), bool(exists))
+
+
+def cql_error(result: dict[str, Any], secret: str = "") -> str:
+    """What a failed cqlsh exec said (its last line), the secret masked."""
+    return auth.redact(output.result_error(_plain(result)), str(secret))
 
 
 def status_table(
@@ -146,7 +155,9 @@ class FilterModule:
             "cassandra_stack_schema_problems": schema_problems,
             "cassandra_stack_cql_answered": cql_answered,
             "cassandra_stack_cql_login_refused": cql_login_refused,
+            "cassandra_stack_auth_query": auth_query,
             "cassandra_stack_auth_state": auth_state,
+            "cassandra_stack_cql_error": cql_error,
             "cassandra_stack_superuser_cql": superuser_cql,
             "cassandra_stack_status_table": status_table,
         }

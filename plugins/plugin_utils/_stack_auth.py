@@ -29,13 +29,29 @@ def _replication_cql(replication: dict[str, Any]) -> str:
     return "{" + ", ".join(items) + "}"
 
 
-def superuser_cql(name: str, password: str) -> str:
-    """Create the stack's superuser, or set its password and powers if it exists (as cassandra/cassandra)."""
-    role, secret = quote_identifier(name), quote_literal(password)
+def auth_query(superuser: str) -> str:
+    """The reading that auth_state compares with the model: system_auth's replication, and the roles
+    cassandra and the stack's superuser."""
     return (
-        f"CREATE ROLE IF NOT EXISTS {role} WITH PASSWORD = {secret} AND LOGIN = true AND SUPERUSER = true; "
-        f"ALTER ROLE {role} WITH PASSWORD = {secret} AND LOGIN = true AND SUPERUSER = true;"
+        "SELECT JSON keyspace_name, replication FROM system_schema.keyspaces WHERE keyspace_name = 'system_auth'; "
+        "SELECT JSON role, can_login, is_superuser FROM system_auth.roles "
+        f"WHERE role IN ({quote_literal(DEFAULT_ROLE)}, {quote_literal(superuser)});"
     )
+
+
+def superuser_cql(name: str, password: str, exists: bool) -> str:
+    """Create the stack's superuser, or, when the role exists, set its password and powers (as cassandra/cassandra).
+
+    One statement either way: from 5.0 a role's password may change only once every few seconds.
+    """
+    role, secret = quote_identifier(name), quote_literal(password)
+    verb = "ALTER ROLE" if exists else "CREATE ROLE IF NOT EXISTS"
+    return f"{verb} {role} WITH PASSWORD = {secret} AND LOGIN = true AND SUPERUSER = true;"
+
+
+def redact(text: str, secret: str) -> str:
+    """text with every occurrence of secret masked, for error messages of no_log steps."""
+    return text.replace(secret, "********") if secret else text
 
 
 def _normalised(replication: dict[str, Any]) -> dict[str, str]:
@@ -46,21 +62,24 @@ def _normalised(replication: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def auth_state(stdout: str, desired_replication: dict[str, Any]) -> dict[str, Any]:
-    """Read the output of the role's auth query (system_auth's replication, the cassandra role) and say
-    what to change.
+def auth_state(stdout: str, desired_replication: dict[str, Any], superuser: str = "") -> dict[str, Any]:
+    """Read the output of auth_query (system_auth's replication, the roles) and say what to change.
 
     Returns replication (current), replication_ok, alter_replication (CQL or ''),
-    default_role_enabled (cassandra can log in or is a superuser), disable_default_role (CQL or '').
+    default_role_enabled (cassandra can log in or is a superuser), disable_default_role (CQL or ''),
+    superuser_exists (the stack's superuser role is there).
     """
     rows = cql_json_rows(stdout)
     replication: dict[str, Any] = {}
     default_role: dict[str, Any] | None = None
+    superuser_exists = False
     for row in rows:
         if row.get("keyspace_name") == "system_auth":
             replication = dict(row.get("replication") or {})
         elif row.get("role") == DEFAULT_ROLE:
             default_role = row
+        if superuser and row.get("role") == superuser:
+            superuser_exists = True
     if not replication:
         raise ValueError(f"cannot read the replication of system_auth from cqlsh output: {stdout!r}")
     replication_ok = _normalised(replication) == _normalised(desired_replication)
@@ -75,4 +94,5 @@ def auth_state(stdout: str, desired_replication: dict[str, Any]) -> dict[str, An
         "disable_default_role": f"ALTER ROLE {DEFAULT_ROLE} WITH SUPERUSER = false AND LOGIN = false;"
         if enabled
         else "",
+        "superuser_exists": superuser_exists,
     }

@@ -90,6 +90,12 @@ def test_auth_state_error_becomes_filter_error() -> None:
 
 def test_superuser_cql_takes_the_password_first() -> None:
     assert "WITH PASSWORD = 'pw'" in FILTERS["cassandra_stack_superuser_cql"]("pw", "admin")
+    assert FILTERS["cassandra_stack_superuser_cql"]("pw", "admin", True).startswith("ALTER ROLE")
+
+
+def test_cql_error_masks_the_secret() -> None:
+    result = {"rc": 2, "stderr": "x\n<stdin>:1:SyntaxException: line 1 near 's3cret'\n", "stdout": ""}
+    assert FILTERS["cassandra_stack_cql_error"](result, "s3cret") == "<stdin>:1:SyntaxException: line 1 near '********'"
 
 
 def test_wait_report_reads_plain_results() -> None:
