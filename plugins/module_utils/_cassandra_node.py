@@ -104,15 +104,16 @@ MANAGED_YAML_KEYS = {
     "num_tokens": "num_tokens",
 }
 
-_CONTAINER_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+# The stack model (plugin_utils/_stack_model.py) checks values with these too, before any host is touched.
+CONTAINER_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+HEAP_SIZE = re.compile(r"^[1-9][0-9]*[KkMmGg]?$")
+# Values the image entrypoint writes into files with sed: keep to characters that survive it.
+CLUSTER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]*$")
+DC_RACK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+PUBLISHED_PORT = re.compile(r"^(?:(?P<ip>[0-9.]+):)?(?P<host>[0-9]+):(?P<container>[0-9]+)(?:/(?P<proto>tcp|udp))?$")
 _NETWORK_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_HEAP_SIZE = re.compile(r"^[1-9][0-9]*[KkMmGg]?$")
-# Values the image entrypoint writes into files with sed: keep to characters that survive it.
-_CLUSTER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]*$")
-_DC_RACK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _SNITCH = re.compile(r"^[A-Za-z_][A-Za-z0-9_.$]*$")
-_PORT = re.compile(r"^(?:(?P<ip>[0-9.]+):)?(?P<host>[0-9]+):(?P<container>[0-9]+)(?:/(?P<proto>tcp|udp))?$")
 
 VIEW_KEYS = (
     "image",
@@ -183,7 +184,7 @@ class NodeSpec:
 
 def _container_name(value: Any, option: str) -> str:
     text = str(value or "").lstrip("/")
-    if not _CONTAINER_NAME.match(text):
+    if not CONTAINER_NAME.match(text):
         raise NodeSpecError(
             f"{option}={value!r} is not a valid container name: use letters, digits, '_', '.' and '-', "
             "at least two characters, starting with a letter or digit"
@@ -228,7 +229,7 @@ def _image(value: Any, option: str) -> str:
 def parse_port(value: Any) -> PortBinding:
     """'[host_ip:]host_port:container_port[/tcp|udp]' -> PortBinding."""
     text = str(value or "").strip()
-    match = _PORT.match(text)
+    match = PUBLISHED_PORT.match(text)
     if not match:
         raise NodeSpecError(
             f"published_ports entry {value!r} is not '[host_ip:]host_port:container_port[/tcp|udp]', like '9042:9042'"
@@ -291,10 +292,10 @@ def build_env(params: dict[str, Any], ipv4_address: str, seeds: list[str]) -> di
         env["CASSANDRA_SEEDS"] = ",".join(seeds)
 
     cluster_name = _match(
-        _CLUSTER_NAME, params.get("cluster_name"), "cluster_name", "use letters, digits, spaces, '_', '.' and '-'"
+        CLUSTER_NAME, params.get("cluster_name"), "cluster_name", "use letters, digits, spaces, '_', '.' and '-'"
     )
-    dc = _match(_DC_RACK, params.get("dc"), "dc", "use letters, digits, '_', '.' and '-'")
-    rack = _match(_DC_RACK, params.get("rack"), "rack", "use letters, digits, '_', '.' and '-'")
+    dc = _match(DC_RACK, params.get("dc"), "dc", "use letters, digits, '_', '.' and '-'")
+    rack = _match(DC_RACK, params.get("rack"), "rack", "use letters, digits, '_', '.' and '-'")
     snitch = _match(
         _SNITCH,
         params.get("endpoint_snitch"),
@@ -324,7 +325,7 @@ def build_env(params: dict[str, Any], ipv4_address: str, seeds: list[str]) -> di
         )
     if max_heap is not None and new_heap is not None:
         for option, value in (("max_heap_size", max_heap), ("heap_newsize", new_heap)):
-            if not _HEAP_SIZE.match(value):
+            if not HEAP_SIZE.match(value):
                 raise NodeSpecError(f"{option}={value!r} is not a heap size like 512M or 4G")
         env["MAX_HEAP_SIZE"] = max_heap
         env["HEAP_NEWSIZE"] = new_heap

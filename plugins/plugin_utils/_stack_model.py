@@ -9,11 +9,20 @@ export and status.
 
 from __future__ import annotations
 
-import copy
 import ipaddress
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+# The node module's own checks and merge: the model refuses early what the module would refuse on the host.
+from ansible_collections.corral.cassandra.plugins.module_utils._cassandra_node import (
+    CLUSTER_NAME,
+    CONTAINER_NAME,
+    DC_RACK,
+    HEAP_SIZE,
+    PUBLISHED_PORT,
+    deep_merge,
+)
 
 # --- constants ----------------------------------------------------------------------------
 
@@ -56,15 +65,10 @@ NODE_KEYS = frozenset(
     }
 )
 
-_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 _STACK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _LABEL_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_./-]*$")
-_DC_RACK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-_CLUSTER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]*$")
-_HEAP_SIZE = re.compile(r"^[1-9][0-9]*[KkMmGg]?$")
 _ROLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _VERSION = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
-_PORT = re.compile(r"^(?:(?P<ip>[0-9.]+):)?(?P<host>[0-9]+):(?P<container>[0-9]+)(?:/(?P<proto>tcp|udp))?$")
 
 
 class StackError(ValueError):
@@ -247,16 +251,6 @@ class Stack:
         return asdict(self)
 
 
-def deep_merge(base: Any, override: Any) -> Any:
-    """override over base: mappings merge key by key, anything else replaces (as the node module does)."""
-    if isinstance(base, dict) and isinstance(override, dict):
-        merged = {key: copy.deepcopy(value) for key, value in base.items()}
-        for key, value in override.items():
-            merged[key] = deep_merge(merged[key], value) if key in merged else copy.deepcopy(value)
-        return merged
-    return copy.deepcopy(override)
-
-
 def _class_name(value: Any) -> str:
     """'PasswordAuthenticator', 'org...PasswordAuthenticator' or {class_name: ...} -> short class name."""
     if isinstance(value, dict):
@@ -371,7 +365,7 @@ def _check_ip(
 
 
 def _check_port(value: str, where: str, errors: _Errors) -> str | None:
-    match = _PORT.match(value.strip())
+    match = PUBLISHED_PORT.match(value.strip())
     if not match or not all(1 <= int(match[part]) <= 65535 for part in ("host", "container")):
         errors.add(f"{where} published_ports entry {value!r} is not '[host_ip:]host_port:container_port[/tcp|udp]'")
         return None
@@ -400,11 +394,11 @@ def _topology(
 ) -> str:
     """A node's dc or rack: its own value, else its host's label (like dc=east), else the stack default."""
     hint = "use letters, digits, '_', '.', '-'"
-    own = _optional(raw.get(key), _DC_RACK, f"{where} {key}", hint, errors)
+    own = _optional(raw.get(key), DC_RACK, f"{where} {key}", hint, errors)
     if own:
         return own
     labelled = host.labels.get(label) if label else None
-    from_label = _optional(labelled, _DC_RACK, f"{where}: label {label} of {host.hostname}", hint, errors)
+    from_label = _optional(labelled, DC_RACK, f"{where}: label {label} of {host.hostname}", hint, errors)
     return from_label or default
 
 
@@ -432,7 +426,7 @@ def build_stack(settings: dict[str, Any], hosts: list[SwarmHost], subnets: list[
 
     cluster_name = _optional(
         settings.get("cluster_name"),
-        _CLUSTER_NAME,
+        CLUSTER_NAME,
         "cassandra_stack_cluster_name",
         "use letters, digits, spaces, '_', '.' and '-'",
         errors,
@@ -441,10 +435,10 @@ def build_stack(settings: dict[str, Any], hosts: list[SwarmHost], subnets: list[
         errors.add("cassandra_stack_cluster_name must be set: it cannot change once the cluster holds data")
     snitch = str(settings.get("endpoint_snitch") or "GossipingPropertyFileSnitch")
     default_dc = _optional(
-        settings.get("dc"), _DC_RACK, "cassandra_stack_dc", "use letters, digits, '_', '.', '-'", errors
+        settings.get("dc"), DC_RACK, "cassandra_stack_dc", "use letters, digits, '_', '.', '-'", errors
     )
     default_rack = _optional(
-        settings.get("rack"), _DC_RACK, "cassandra_stack_rack", "use letters, digits, '_', '.', '-'", errors
+        settings.get("rack"), DC_RACK, "cassandra_stack_rack", "use letters, digits, '_', '.', '-'", errors
     )
     dc_label = str(settings.get("dc_label") or "")
     rack_label = str(settings.get("rack_label") or "")
@@ -461,7 +455,7 @@ def build_stack(settings: dict[str, Any], hosts: list[SwarmHost], subnets: list[
             f"refuses one without the other): got {max_heap!r} and {new_heap!r}"
         )
     for option, heap in (("cassandra_stack_max_heap_size", max_heap), ("cassandra_stack_heap_newsize", new_heap)):
-        if heap is not None and (not isinstance(heap, str) or not _HEAP_SIZE.match(heap)):
+        if heap is not None and (not isinstance(heap, str) or not HEAP_SIZE.match(heap)):
             errors.add(f"{option}={heap!r} is not a heap size like 512M or 4G")
 
     stack_yaml = deep_merge(
@@ -503,11 +497,11 @@ def build_stack(settings: dict[str, Any], hosts: list[SwarmHost], subnets: list[
         unknown = sorted(str(key) for key in set(raw) - NODE_KEYS)
         if unknown:
             errors.add(f"{where} has unknown keys {', '.join(unknown)}; known: {', '.join(sorted(NODE_KEYS))}")
-        if not isinstance(node_name, str) or not _NAME.match(node_name):
+        if not isinstance(node_name, str) or not CONTAINER_NAME.match(node_name):
             errors.add(f"{where} name={node_name!r} is not a container name (letters, digits, '_', '.', '-')")
             continue
         data_container = raw.get("data_container") or f"{node_name}-data"
-        if not isinstance(data_container, str) or not _NAME.match(data_container):
+        if not isinstance(data_container, str) or not CONTAINER_NAME.match(data_container):
             errors.add(f"{where} data_container={data_container!r} is not a container name")
             continue
         for container in (node_name, data_container):
