@@ -12,6 +12,7 @@ import hashlib
 import ipaddress
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -519,10 +520,11 @@ def render_cassandra_yaml(config: dict[str, Any]) -> str:
 # --- comparison ---------------------------------------------------------------------------
 
 
-def env_dict(entries: list[str] | None) -> dict[str, str]:
+def env_dict(entries: Iterable[Any] | None) -> dict[str, str]:
+    """A container's Config.Env (['KEY=value', ...]) -> {KEY: value}."""
     result: dict[str, str] = {}
     for entry in entries or []:
-        key, _sep, value = entry.partition("=")
+        key, _sep, value = str(entry).partition("=")
         result[key] = value
     return result
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ansible_collections.corral.cassandra.plugins.module_utils._cassandra_node import env_dict
 from ansible_collections.corral.cassandra.plugins.plugin_utils._cassandra_output import (
     cql_answered,
     result_error,
@@ -27,12 +28,9 @@ from ansible_collections.corral.cassandra.plugins.plugin_utils._stack_model impo
 )
 
 
-def _env(container: dict[str, Any]) -> dict[str, str]:
-    env: dict[str, str] = {}
-    for entry in (container.get("Config") or {}).get("Env") or []:
-        key, _sep, value = str(entry).partition("=")
-        env[key] = value
-    return env
+def container_env(container: dict[str, Any]) -> dict[str, str]:
+    """A container's docker inspect -> its environment, {KEY: value}."""
+    return env_dict((container.get("Config") or {}).get("Env"))
 
 
 def by_node(results: list[dict[str, Any]] | None) -> dict[str, dict[str, Any]]:
@@ -93,7 +91,7 @@ def observe(
         state = container.get("State") or {}
         base = list(node["jvm_extra_opts"])
         first_start = base + list(node["fast_start_jvm_opts"])
-        current = _env(container).get("JVM_EXTRA_OPTS") if container else None
+        current = container_env(container).get("JVM_EXTRA_OPTS") if container else None
         # A container still carrying the fast-start options it was first created with is left alone:
         # the node module compares JVM options, and recreating a node just to drop them costs a restart.
         sticky = {" ".join(base + list(opts)) for opts in (FAST_START_JVM_OPTS, FAST_JOIN_JVM_OPTS)}

@@ -6,8 +6,7 @@ inspect data back into a RancherStack (_rancher_model); import maps a parsed Ran
 cassandra_stack role's variables (Cassandra services) and onto plain container specs (all others).
 Every problem is collected and raised at once as a RancherComposeError, before anything changes.
 
-The io.corral.* names are those of plugins/module_utils/_cassandra_node_labels.py (docs/labels.md),
-written out here because controller code does not import code that runs on the hosts.
+The io.corral.* names are those the node module writes (module_utils/_cassandra_node_labels.py, docs/labels.md).
 """
 
 from __future__ import annotations
@@ -19,29 +18,34 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
+from ansible_collections.corral.cassandra.plugins.module_utils._cassandra_node import (
+    CASSANDRA_DATA_PATH,
+    DEFAULT_RPC_ADDRESS,
+    env_dict,
+)
+from ansible_collections.corral.cassandra.plugins.module_utils._cassandra_node_labels import (
+    CASSANDRA_YAML,
+    DATA_CONTAINER,
+    HOST_LABEL,
+    REQUESTED_IP,
+    ROLE,
+    ROLE_CASSANDRA,
+    ROLE_DATA,
+    SERVICE,
+    STACK,
+    canonical_json,
+)
 from ansible_collections.corral.cassandra.plugins.plugin_utils._rancher_model import (
     RancherComposeError,
     RancherStack,
     Service,
 )
 
-STACK = "io.corral.stack"
-SERVICE = "io.corral.service"
-ROLE = "io.corral.role"
-DATA_CONTAINER = "io.corral.data-container"
-SIDEKICK_OF = "io.corral.sidekick-of"
-REQUESTED_IP = "io.corral.requested-ip"
-HOST_LABEL = "io.corral.host-label"
-CASSANDRA_YAML = "io.corral.cassandra-yaml"
 # On containers of services that are not Cassandra (this file writes them, see docs/labels.md).
 COMPOSE_SERVICE = "io.corral.compose-service"
 COMPOSE_INDEX = "io.corral.compose-index"
-ROLE_CASSANDRA = "cassandra"
-ROLE_DATA = "data"
 ROLE_COMPOSE = "compose"
 
-CASSANDRA_DATA_PATH = "/var/lib/cassandra"
-DEFAULT_RPC_ADDRESS = "0.0.0.0"
 DEFAULT_RESTART = "unless-stopped"
 # Containers an upgrade or a recreate keeps aside; not part of the stack's picture.
 ASIDE_SUFFIXES = ("-rollback", "-previous")
@@ -74,14 +78,6 @@ def _name(container: Mapping[str, Any]) -> str:
 
 def _labels(container: Mapping[str, Any]) -> dict[str, str]:
     return dict((container.get("Config") or {}).get("Labels") or {})
-
-
-def _env(values: Any) -> dict[str, str]:
-    result: dict[str, str] = {}
-    for item in values or []:
-        key, _sep, value = str(item).partition("=")
-        result[key] = value
-    return result
 
 
 def _ports(container: Mapping[str, Any]) -> list[str]:
@@ -155,10 +151,10 @@ def _export_node(
     image = str(config.get("Image") or "")
     image_info = images.get(image) or {}
     image_config = image_info.get("Config") or {}
-    image_env = _env(image_config.get("Env"))
+    image_env = env_dict(image_config.get("Env"))
     image_labels = dict(image_config.get("Labels") or {})
     ip = labels.get(REQUESTED_IP, "")
-    env = {key: value for key, value in _env(config.get("Env")).items() if image_env.get(key) != value}
+    env = {key: value for key, value in env_dict(config.get("Env")).items() if image_env.get(key) != value}
     for key in ADDRESS_ENV:
         if env.get(key) == ip:
             env.pop(key)
@@ -483,7 +479,7 @@ def _plain_container(stack: str, service: Service, index: int, host: str, networ
         SERVICE: service.name,
         ROLE: ROLE_COMPOSE,
         COMPOSE_INDEX: str(index),
-        COMPOSE_SERVICE: json.dumps(recorded, sort_keys=True, separators=(",", ":")),
+        COMPOSE_SERVICE: canonical_json(recorded),
     }
     if service.host_label:
         labels[HOST_LABEL] = ",".join(service.host_label)
