@@ -11,24 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ansible.errors import AnsibleFilterError
 from ansible_collections.corral.cassandra.plugins.plugin_utils import _rancher_compose as compose
 from ansible_collections.corral.cassandra.plugins.plugin_utils import _rancher_placement as placement
+from ansible_collections.corral.cassandra.plugins.plugin_utils._filters import plain as _plain
+from ansible_collections.corral.cassandra.plugins.plugin_utils._filters import refused
 from ansible_collections.corral.cassandra.plugins.plugin_utils._rancher_model import RancherComposeError, RancherStack
-
-
-def _plain(value: Any) -> Any:
-    """Ansible's lazy containers and tagged strings -> plain dicts, lists and scalars."""
-    if isinstance(value, dict):
-        return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    if isinstance(value, bool) or value is None:
-        return value
-    for kind in (int, float, str):
-        if isinstance(value, kind):
-            return kind(value)
-    return value
 
 
 def parse(
@@ -41,7 +28,7 @@ def parse(
     hosts: dict[str, dict[str, str]] | None = None,
 ) -> dict[str, Any]:
     """The text of docker-compose.yml (piped in) and rancher-compose.yml -> the stack as plain data."""
-    try:
+    with refused(f"the Rancher stack {name!r} cannot be imported; nothing was changed", RancherComposeError):
         stack = compose.parse_stack(
             str(name),
             str(docker_compose or ""),
@@ -51,19 +38,13 @@ def parse(
             subnet=str(subnet) if subnet else None,
             hosts=_plain(hosts) if hosts is not None else None,
         )
-    except RancherComposeError as exc:
-        raise AnsibleFilterError(
-            f"the Rancher stack {name!r} cannot be imported; nothing was changed:\n{exc}"
-        ) from None
     return _plain(stack.to_dict())
 
 
 def place(stack: dict[str, Any], hosts: dict[str, dict[str, str]]) -> dict[str, list[str]]:
     """A parsed stack + {host: its labels} -> {service: [host of each container]}."""
-    try:
+    with refused("the Rancher stack cannot be placed; nothing was changed", RancherComposeError):
         return placement.place_stack(RancherStack.from_dict(_plain(stack)), _plain(hosts))
-    except RancherComposeError as exc:
-        raise AnsibleFilterError(f"the Rancher stack cannot be placed; nothing was changed:\n{exc}") from None
 
 
 def render(stack: dict[str, Any], export_defaults: bool = True) -> dict[str, str]:
@@ -71,11 +52,9 @@ def render(stack: dict[str, Any], export_defaults: bool = True) -> dict[str, str
 
     export_defaults: retain_ip on every service and a health check on 9042 for Cassandra services.
     """
-    try:
+    with refused("the Rancher stack cannot be exported", RancherComposeError):
         model = RancherStack.from_dict(_plain(stack))
         return compose.render_stack(compose.with_export_defaults(model) if export_defaults else model)
-    except RancherComposeError as exc:
-        raise AnsibleFilterError(f"the Rancher stack cannot be exported:\n{exc}") from None
 
 
 class FilterModule:

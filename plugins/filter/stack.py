@@ -18,40 +18,21 @@ from ansible_collections.corral.cassandra.plugins.plugin_utils import _stack_aut
 from ansible_collections.corral.cassandra.plugins.plugin_utils import _stack_bringup as bringup
 from ansible_collections.corral.cassandra.plugins.plugin_utils import _stack_model as model
 from ansible_collections.corral.cassandra.plugins.plugin_utils import _stack_status as status
-
-
-def _plain(value: Any) -> Any:
-    """Ansible's lazy containers and tagged strings -> plain dicts, lists and scalars."""
-    if isinstance(value, dict):
-        return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return float(value)
-    if isinstance(value, str):
-        return str(value)
-    return value
+from ansible_collections.corral.cassandra.plugins.plugin_utils._filters import plain as _plain
+from ansible_collections.corral.cassandra.plugins.plugin_utils._filters import refused
 
 
 def swarm_hosts(swarm_nodes: list[dict[str, Any]], host_infos: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """docker_node_info nodes + {inventory host: docker_host_info host_info} -> swarm hosts for the model."""
-    try:
+    with refused("", model.StackError):
         return [asdict(host) for host in model.swarm_hosts(_plain(swarm_nodes), _plain(host_infos))]
-    except model.StackError as exc:
-        raise AnsibleFilterError(str(exc)) from None
 
 
 def stack_model(settings: dict[str, Any], hosts: list[dict[str, Any]], subnets: list[dict[str, Any]]) -> dict[str, Any]:
     """Role settings + swarm hosts + the overlay's IPAM config -> the validated, placed stack."""
-    try:
+    with refused("the Cassandra stack is not valid; nothing was changed", model.StackError):
         placed = [model.SwarmHost(**host) for host in _plain(hosts)]
         return model.build_stack(_plain(settings), placed, _plain(subnets)).to_dict()
-    except model.StackError as exc:
-        raise AnsibleFilterError(f"the Cassandra stack is not valid; nothing was changed:\n{exc}") from None
 
 
 def plan_guess(stack: dict[str, Any], fast_start: bool) -> list[dict[str, Any]]:
@@ -59,10 +40,8 @@ def plan_guess(stack: dict[str, Any], fast_start: bool) -> list[dict[str, Any]]:
 
 
 def observe_plan(stack: dict[str, Any], plan_results: list[Any], fast_start: bool) -> dict[str, Any]:
-    try:
+    with refused("the Cassandra stack cannot be brought up; nothing was changed", model.StackError):
         return bringup.observe_plan(_plain(stack), _plain(plan_results), bool(fast_start))
-    except model.StackError as exc:
-        raise AnsibleFilterError(f"the Cassandra stack cannot be brought up; nothing was changed:\n{exc}") from None
 
 
 def phases(stack: dict[str, Any], observed: dict[str, Any], plan_results: list[Any]) -> list[dict[str, Any]]:

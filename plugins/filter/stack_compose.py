@@ -11,52 +11,31 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ansible.errors import AnsibleFilterError
 from ansible_collections.corral.cassandra.plugins.plugin_utils import _stack_compose as stack_compose
+from ansible_collections.corral.cassandra.plugins.plugin_utils._filters import plain as _plain
+from ansible_collections.corral.cassandra.plugins.plugin_utils._filters import refused
 from ansible_collections.corral.cassandra.plugins.plugin_utils._rancher_model import RancherComposeError, RancherStack
-
-
-def _plain(value: Any) -> Any:
-    """Ansible's lazy containers and tagged strings -> plain dicts, lists and scalars."""
-    if isinstance(value, dict):
-        return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    if isinstance(value, bool) or value is None:
-        return value
-    for kind in (int, float, str):
-        if isinstance(value, kind):
-            return kind(value)
-    return value
 
 
 def from_containers(containers: list[Any], name: str, images: list[Any] | None = None) -> dict[str, Any]:
     """docker inspect of the stack's containers and of their images -> the stack as plain data."""
-    try:
+    with refused(f"the stack {name!r} cannot be exported; nothing was written", RancherComposeError):
         return _plain(stack_compose.from_containers(str(name), _plain(containers), _plain(images or [])).to_dict())
-    except RancherComposeError as exc:
-        raise AnsibleFilterError(f"the stack {name!r} cannot be exported; nothing was written:\n{exc}") from None
 
 
 def cassandra_settings(stack: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
     """A parsed stack + the settings in force -> cassandra_stack_* settings for its Cassandra services ({} if none)."""
-    try:
-        return _plain(stack_compose.cassandra_settings(RancherStack.from_dict(_plain(stack)), _plain(current)))
-    except RancherComposeError as exc:
-        name = _plain(stack).get("name")
-        raise AnsibleFilterError(
-            f"the Rancher stack {name!r} cannot be imported; nothing was changed:\n{exc}"
-        ) from None
+    data = _plain(stack)
+    with refused(f"the Rancher stack {data.get('name')!r} cannot be imported; nothing was changed", RancherComposeError):
+        return _plain(stack_compose.cassandra_settings(RancherStack.from_dict(data), _plain(current)))
 
 
 def plain_containers(stack: dict[str, Any], placement: dict[str, list[str]], network: str) -> list[dict[str, Any]]:
     """A parsed, placed stack -> the containers of its services that are not Cassandra."""
-    try:
+    with refused("the Rancher stack cannot be imported; nothing was changed", RancherComposeError):
         return _plain(
             stack_compose.plain_containers(RancherStack.from_dict(_plain(stack)), _plain(placement), str(network))
         )
-    except RancherComposeError as exc:
-        raise AnsibleFilterError(f"the Rancher stack cannot be imported; nothing was changed:\n{exc}") from None
 
 
 def host_data_dirs(containers: list[Any], name: str) -> list[str]:
