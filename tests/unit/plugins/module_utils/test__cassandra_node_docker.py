@@ -196,14 +196,18 @@ def run(fake: FakeEngine, node: model.NodeSpec, check_mode: bool = False) -> dic
     return result
 
 
-def four_times(fake: FakeEngine, node: model.NodeSpec) -> list[dict[str, Any]]:
-    """Check mode, real, check mode again, real again: the house pattern."""
-    return [run(fake, node, check_mode=check) for check in (True, False, True, False)]
+def four_times(fake: FakeEngine, node: model.NodeSpec, actions: list[str]) -> list[dict[str, Any]]:
+    """Check mode, real, check mode again, real again (the house pattern): the first two do `actions`, the others nothing."""
+    results = [run(fake, node, check_mode=check) for check in (True, False, True, False)]
+    check, real, check_again, real_again = results
+    assert check["changed"] and check["actions"] == actions
+    assert real["changed"] and real["actions"] == actions
+    assert not check_again["changed"] and check_again["actions"] == []
+    assert not real_again["changed"] and real_again["actions"] == []
+    return results
 
 
 def test_new_node_four_times(fake: FakeEngine, data_dir: str) -> None:
-    node = spec(data_dir)
-    check, real, check_again, real_again = four_times(fake, node)
     expected = [
         f"pulled {CASSANDRA_39}",
         f"pulled {BUSYBOX}",
@@ -212,10 +216,7 @@ def test_new_node_four_times(fake: FakeEngine, data_dir: str) -> None:
         "created cdb1",
         "started cdb1",
     ]
-    assert check["changed"] and check["actions"] == expected
-    assert real["changed"] and real["actions"] == expected
-    assert not check_again["changed"] and check_again["actions"] == []
-    assert not real_again["changed"] and real_again["actions"] == []
+    check, real, check_again, real_again = four_times(fake, spec(data_dir), expected)
     assert check["images_missing"] == real["images_missing"] == [CASSANDRA_39, BUSYBOX]
     assert check_again["images_missing"] == real_again["images_missing"] == []
     assert check_again["diff"]["before"] == check_again["diff"]["after"]
@@ -437,15 +438,15 @@ def test_upgrade_keeps_the_old_container_as_rollback_copy_four_times(fake: FakeE
     run(fake, spec(data_dir))
     old_id = fake._find("cdb1")["Id"]
     fake.calls.clear()
-    check, real, check_again, real_again = four_times(fake, spec(data_dir, image=CASSANDRA_310, rollback_copy="keep"))
     expected = [
         f"pulled {CASSANDRA_310}",
         "recreated cdb1: image changed 3.9 -> 3.10",
         f"kept the old cdb1 ({CASSANDRA_39}) stopped as cdb1-rollback",
         "started cdb1",
     ]
-    assert check["actions"] == expected and real["actions"] == expected
-    assert not check_again["changed"] and not real_again["changed"]
+    _check, real, _check_again, real_again = four_times(
+        fake, spec(data_dir, image=CASSANDRA_310, rollback_copy="keep"), expected
+    )
     assert fake.calls == [
         "pull reg:5000/corral/cassandra:3.10",
         "stop cdb1 120",
@@ -496,15 +497,12 @@ def test_rolled_back_restores_the_copy_four_times(fake: FakeEngine, data_dir: st
     old_id, _new_id = upgraded(fake, data_dir)
     data_id = fake._find("data1")["Id"]
     fake.calls.clear()
-    back = spec(data_dir, state="rolled_back")
-    check, real, check_again, real_again = four_times(fake, back)
     expected = [
         f"removed cdb1 ({CASSANDRA_310})",
         f"restored cdb1 from cdb1-rollback ({CASSANDRA_39})",
         "started cdb1",
     ]
-    assert check["actions"] == expected and real["actions"] == expected
-    assert not check_again["changed"] and not real_again["changed"]
+    _check, real, _check_again, _real_again = four_times(fake, spec(data_dir, state="rolled_back"), expected)
     assert fake.calls == [
         "stop cdb1 120",
         "rename cdb1 cdb1-previous",
@@ -566,10 +564,10 @@ def test_rolled_back_without_any_container_fails(fake: FakeEngine, data_dir: str
 def test_remove_makes_the_upgrade_final_four_times(fake: FakeEngine, data_dir: str) -> None:
     _old_id, new_id = upgraded(fake, data_dir)
     final = spec(data_dir, image=CASSANDRA_310, rollback_copy="remove")
-    check, real, check_again, real_again = four_times(fake, final)
-    assert check["actions"] == real["actions"] == [f"removed cdb1-rollback (the rollback copy, {CASSANDRA_39})"]
+    check, real, _check_again, _real_again = four_times(
+        fake, final, [f"removed cdb1-rollback (the rollback copy, {CASSANDRA_39})"]
+    )
     assert check["rollback_copy"] is None and real["rollback_copy"] is None
-    assert not check_again["changed"] and not real_again["changed"]
     assert fake._find("cdb1")["Id"] == new_id
     assert sorted(c["Name"] for c in fake.containers.values()) == ["/cdb1", "/data1"]
 
