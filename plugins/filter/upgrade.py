@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ansible_collections.corral.cassandra.plugins.filter.stack import _plain
 from ansible_collections.corral.cassandra.plugins.plugin_utils import _upgrade_plan as upgrade
+from ansible_collections.corral.cassandra.plugins.plugin_utils._filters import plain as _plain
 
 
 def plan(

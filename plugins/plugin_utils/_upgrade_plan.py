@@ -14,18 +14,17 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from ansible_collections.corral.cassandra.plugins.module_utils._cassandra_node import ROLLBACK_SUFFIX
 from ansible_collections.corral.cassandra.plugins.plugin_utils._cassandra_output import (
     cql_answered,
     describecluster_section,
     ring_problems,
     schema_versions,
 )
-from ansible_collections.corral.cassandra.plugins.plugin_utils._stack_bringup import image_tag
+from ansible_collections.corral.cassandra.plugins.plugin_utils._stack_bringup import container_env, image_tag
 from ansible_collections.corral.cassandra.plugins.plugin_utils._stack_status import _results_by_node
 
 ACTIONS = ("upgrade", "finish", "rollback")
-# The node module's name for the old container an upgrade keeps (module_utils/_cassandra_node.py).
-ROLLBACK_SUFFIX = "-rollback"
 
 # Upstream's upgrade rule: one major version at a time, from these release lines of the major before
 # (NEWS.txt of 4.0, 4.1 and 5.0).
@@ -67,21 +66,13 @@ def parse_version(text: Any) -> Version | None:
     return Version(int(match["major"]), int(match["minor"]), int(match["patch"] or 0), text.strip())
 
 
-def _env(container: dict[str, Any]) -> dict[str, str]:
-    env: dict[str, str] = {}
-    for entry in (container.get("Config") or {}).get("Env") or []:
-        key, _sep, value = str(entry).partition("=")
-        env[key] = value
-    return env
-
-
 def container_version(container: dict[str, Any]) -> Version | None:
     """The Cassandra version a container runs: its image tag, else its image's version label or CASSANDRA_VERSION."""
     config = container.get("Config") or {}
     for candidate in (
         image_tag(str(config.get("Image") or "")),
         (config.get("Labels") or {}).get(_OCI_VERSION),
-        _env(container).get("CASSANDRA_VERSION"),
+        container_env(container).get("CASSANDRA_VERSION"),
     ):
         version = parse_version(candidate)
         if version is not None:
