@@ -50,7 +50,7 @@ def faulty_run(lab_host: Any) -> Iterator[dict[str, Any]]:
     kills: list[float] = []
     thread = threading.Thread(target=killer, args=(stop, kills), daemon=True)
     thread.start()
-    failed = playbook("upgrade.yml", "-e", f"version={TO}", "-e", PORTS, "-e", "cassandra_upgrade_node_timeout=120")
+    failed = playbook("upgrade.yml", "-e", f"version={TO}", "-e", PORTS, "-e", "cassandra_upgrade_node_timeout=60")
     stop.set()
     thread.join()
     yield {"result": failed, "kills": kills, "ids_before": ids_before}
