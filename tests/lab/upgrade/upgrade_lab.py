@@ -56,21 +56,19 @@ def ring_states(status: str) -> dict[str, str]:
     return states
 
 
-def playbook(*args: str, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
-    """ansible-playbook in the project root, with its own ansible.cfg (not Molecule's environment)."""
+def playbook_command(*args: str) -> dict[str, Any]:
+    """ansible-playbook in the project root, with its own ansible.cfg (not Molecule's environment):
+    the keyword arguments of subprocess.run or Popen."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("ANSIBLE_", "MOLECULE_"))}
     env["ANSIBLE_CONFIG"] = str(ROOT / "ansible.cfg")
     env["ANSIBLE_NOCOLOR"] = "1"
     env["PATH"] = f"{ROOT / '.venv' / 'bin'}:{env.get('PATH', '')}"
-    return subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "ansible-playbook"), *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return {"args": [str(ROOT / ".venv" / "bin" / "ansible-playbook"), *args], "cwd": ROOT, "env": env, "text": True}
+
+
+def playbook(*args: str, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
+    """ansible-playbook run to its end."""
+    return subprocess.run(**playbook_command(*args), capture_output=True, timeout=timeout, check=False)
 
 
 def verify_rows() -> dict[str, Any]:
