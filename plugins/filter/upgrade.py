@@ -23,7 +23,7 @@ def plan(
 
 
 def read_containers(stack: dict[str, Any], reads: dict[str, Any]) -> dict[str, Any]:
-    """Each host's read look ({host: result}) -> containers, copies (what plan takes) and overlay_failures."""
+    """Each host's read look ({host: result}) -> containers and copies (what plan takes)."""
     return upgrade.read_containers(_plain(stack), _plain(reads))
 
 
@@ -70,6 +70,15 @@ def pull_failures(looks: dict[str, Any]) -> list[str]:
     return upgrade.pull_failures(_plain(looks))
 
 
+def overlay_failures(looks: dict[str, Any]) -> list[str]:
+    return upgrade.overlay_failures(_plain(looks))
+
+
+def script(text: str, variables: dict[str, Any]) -> str:
+    """The look script with its variables set first: ansible.builtin.raw runs it as it is, with no environment."""
+    return upgrade.script_with(str(text), _plain(variables))
+
+
 def newest_node(plan_: dict[str, Any]) -> dict[str, Any]:
     return upgrade.newest_node(_plain(plan_))
 
@@ -100,6 +109,8 @@ class FilterModule:
             "cassandra_upgrade_look_problems": look_problems,
             "cassandra_upgrade_look_ring_views": look_ring_views,
             "cassandra_upgrade_pull_failures": pull_failures,
+            "cassandra_upgrade_overlay_failures": overlay_failures,
+            "cassandra_upgrade_script": script,
             "cassandra_upgrade_newest_node": newest_node,
             "cassandra_upgrade_schema_witness": schema_witness,
         }

@@ -3,7 +3,7 @@
 
 Controller-side and free of Ansible imports. The role (roles/cassandra_upgrade) reads each node's
 Cassandra container and its rollback copy ('<name>-rollback', kept stopped by the node module's
-rollback_copy=keep) with docker_container_info and hands them here with the stack model. Every
+rollback_copy=keep) with its look script (docker container inspect) and hands them here with the stack model. Every
 refusal is decided here, before any container changes, and says what to do instead.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -536,42 +537,35 @@ def _host_error(result: Any) -> str | None:
     return None
 
 
-def _missing_container(text: str) -> bool:
-    return "No such container" in text or "No such object" in text
-
-
 def read_containers(stack: dict[str, Any], reads: dict[str, Any]) -> dict[str, Any]:
     """The read look of every host ({host: result}) -> containers and copies (as docker_container_info results, each
-    with its node as `item`, what plan() takes) and overlay_failures ('host: why' for each host that could not attach
-    a throwaway container to the overlay)."""
-    found: dict[str, Any] = {"containers": [], "copies": [], "overlay_failures": []}
+    with its node as `item`, what plan() takes). A host whose look did not run leaves its nodes out: plan() names
+    them as not observed."""
+    found: dict[str, Any] = {"containers": [], "copies": []}
     for host, result in sorted(reads.items()):
-        error = _host_error(result)
-        if error:
-            found["overlay_failures"].append(f"{host}: {error}")
+        if _host_error(result):
             continue
-        parts = look_parts(str(result.get("stdout") or ""))
-        by_name = {part["node"]: part for part in parts if part["part"] == "container"}
+        read = next((part for part in look_parts(str(result.get("stdout") or "")) if part["part"] == "containers"), None)
+        inspected = _json_list(read["text"]) if read else None
+        if inspected is None:
+            continue  # not read (the engine did not answer): plan() names the nodes as not observed
+        by_name = {str(item.get("Name") or "").lstrip("/"): item for item in inspected}
         for node in (node for node in stack["nodes"] if node["host"] == host):
             for suffix, key in (("", "containers"), (ROLLBACK_SUFFIX, "copies")):
-                part = by_name.get(node["name"] + suffix)
-                if part is None or (part["rc"] != 0 and not _missing_container(part["text"])):
-                    continue  # not read: plan() names the node as not observed
-                inspected = _json_list(part["text"]) if part["rc"] == 0 else []
-                container = inspected[0] if inspected else None
+                container = by_name.get(node["name"] + suffix)
                 found[key].append({"item": node, "exists": container is not None, "container": container})
-        for part in parts:
-            if part["part"] == "overlay" and part["rc"] != 0:
-                found["overlay_failures"].append(f"{host}: {_last_line(part['text']) or 'exit code ' + str(part['rc'])}")
     return found
 
 
-def _json_list(text: str) -> list[dict[str, Any]]:
+def _json_list(text: str) -> list[dict[str, Any]] | None:
+    """The JSON list `docker inspect` printed; None when there is none (the command failed before it)."""
+    if "[" not in text:
+        return None
     try:
-        value = json.loads(text[text.find("[") :]) if "[" in text else []
+        value, _end = json.JSONDecoder().raw_decode(text[text.find("[") :])
     except ValueError:
-        return []
-    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+        return None
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else None
 
 
 def look_spec(
@@ -686,18 +680,42 @@ def look_ring_views(looks: dict[str, Any]) -> list[dict[str, Any]]:
     return views
 
 
-def pull_failures(looks: dict[str, Any]) -> list[str]:
-    """'host: why' for each host whose look could not pull the image."""
+def part_failures(looks: dict[str, Any], name: str) -> list[str]:
+    """'host: why' for each host whose look did not run, or whose part `name` (pull, overlay) failed."""
     failures = []
     for host, result in sorted(looks.items()):
         error = _host_error(result)
         parts = [] if error else look_parts(str(result.get("stdout") or ""))
         for part in parts:
-            if part["part"] == "pull" and part["rc"] != 0:
+            if part["part"] == name and part["rc"] != 0:
                 error = _last_line(part["text"]) or f"exit code {part['rc']}"
         if error:
             failures.append(f"{host}: {error}")
     return failures
+
+
+def pull_failures(looks: dict[str, Any]) -> list[str]:
+    """'host: why' for each host whose look could not pull the image."""
+    return part_failures(looks, "pull")
+
+
+def overlay_failures(looks: dict[str, Any]) -> list[str]:
+    """'host: why' for each host whose look could not attach a throwaway container to the overlay."""
+    return part_failures(looks, "overlay")
+
+
+_SHELL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def script_with(script: str, variables: dict[str, Any]) -> str:
+    """A shell script preceded by its variables, each value quoted: what ansible.builtin.raw runs (it takes no
+    environment, and runs the text as it is, expanding nothing in it)."""
+    lines = []
+    for name, value in sorted(variables.items()):
+        if not _SHELL_NAME.match(str(name)):
+            raise ValueError(f"{name!r} is not a shell variable name")
+        lines.append(f"{name}={shlex.quote('' if value is None else str(value))}")
+    return "\n".join([*lines, script])
 
 
 # --- messages ---------------------------------------------------------------------------------

@@ -64,8 +64,13 @@ def fake_host(tmp_path: Path) -> Path:
             #!/bin/sh
             d="$FAKE_DIR"
             case "$1" in
-              container) shift 2; if [ -f "$d/inspect-$1" ]; then cat "$d/inspect-$1"; exit 0; fi
-                         echo "Error: No such container: $1" >&2; exit 1 ;;
+              container) shift 2; [ -f "$d/engine-down" ] && { echo "Cannot connect to the Docker daemon" >&2; exit 1; }
+                         found=""; code=0
+                         for name in "$@"; do
+                           if [ -f "$d/inspect-$name" ]; then found="$found${found:+,}$(cat "$d/inspect-$name")"
+                           else echo "Error: No such object: $name" >&2; code=1; fi
+                         done
+                         echo "[$found]"; exit $code ;;
               run) [ -f "$d/overlay-broken" ] || exit 0
                    echo "docker: Error response from daemon: context deadline exceeded." >&2; exit 125 ;;
               image) [ -f "$d/image-present" ] ;;
@@ -98,19 +103,21 @@ def fake_host(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def run_look(fake: Path, env: dict[str, str]) -> dict[str, Any]:
-    variables = script_vars()
-    full_env = {
-        "PATH": f"{fake / 'bin'}:{os.environ['PATH']}",
-        "FAKE_DIR": str(fake),
-        "NODE_SCRIPT": variables["__cassandra_upgrade_node_script"],
-        "NODETOOL_OPTIONS": "-XX:TieredStopAtLevel=1",
-        "DEADLINE": str(int(time.time()) + 30),
-        **env,
-    }
+def run_look(fake: Path, variables: dict[str, str]) -> dict[str, Any]:
+    """The look script as the role runs it (ansible.builtin.raw: its variables set first in its text)."""
+    role = script_vars()
+    script = upgrade.script_with(
+        role["__cassandra_upgrade_look_script"],
+        {
+            "NODE_SCRIPT": role["__cassandra_upgrade_node_script"],
+            "NODETOOL_OPTIONS": "-XX:TieredStopAtLevel=1",
+            "DEADLINE": str(int(time.time()) + 30),
+            **variables,
+        },
+    )
     done = subprocess.run(
-        ["sh", "-c", variables["__cassandra_upgrade_look_script"]],
-        env=full_env,
+        ["sh", "-c", script],
+        env={"PATH": f"{fake / 'bin'}:{os.environ['PATH']}", "FAKE_DIR": str(fake)},
         capture_output=True,
         text=True,
         check=False,
@@ -126,35 +133,76 @@ def answers(fake: Path, node: str, status: str = HEALTHY_RING, describecluster: 
 
 
 def inspected(name: str, image: str) -> str:
-    return json.dumps([{"Id": f"id-{name}", "Name": f"/{name}", "State": {"Running": True}, "Config": {"Image": image}}])
+    """One container as `docker inspect` shows it (the fake docker puts the found ones in one list)."""
+    return json.dumps({"Id": f"id-{name}", "Name": f"/{name}", "State": {"Running": True}, "Config": {"Image": image}})
 
 
-def test_the_read_gives_containers_copies_and_overlay_failures(fake_host: Path) -> None:
+def test_the_read_gives_containers_and_copies(fake_host: Path) -> None:
     (fake_host / "inspect-cdb1").write_text(inspected("cdb1", "reg:5000/corral/cassandra:3.10"), encoding="utf-8")
     (fake_host / "inspect-cdb1-rollback").write_text(
         inspected("cdb1-rollback", "reg:5000/corral/cassandra:3.9"), encoding="utf-8"
     )
-    (fake_host / "overlay-broken").touch()
-    read = run_look(fake_host, {"READ_NAMES": "cdb1 cdb1-rollback", "OVERLAY_NETWORK": "managed", "OVERLAY_IMAGE": "busybox"})
+    read = run_look(fake_host, {"READ_NAMES": "cdb1 cdb1-rollback"})
     found = upgrade.read_containers(STACK, {"lab-host1": read, "lab-host2": {"failed": True, "msg": "unreachable"}})
     assert [(item["item"]["name"], item["exists"], item["container"]["Id"]) for item in found["containers"]] == [
         ("cdb1", True, "id-cdb1")
     ]
     assert [(item["item"]["name"], item["container"]["Id"]) for item in found["copies"]] == [("cdb1", "id-cdb1-rollback")]
-    assert found["overlay_failures"] == [
+    plan = upgrade.plan(STACK, found["containers"], found["copies"], "upgrade", "3.10")
+    assert plan["problems"] == ["nodes cdb2, cdb3 were not observed: their hosts did not answer"]
+
+
+def test_overlay_failures_are_named_by_host(fake_host: Path) -> None:
+    variables = {"OVERLAY_NETWORK": "managed", "OVERLAY_IMAGE": "busybox"}
+    assert upgrade.overlay_failures({"lab-host1": run_look(fake_host, variables)}) == []
+    (fake_host / "overlay-broken").touch()
+    broken = run_look(fake_host, variables)
+    assert upgrade.overlay_failures({"lab-host1": broken, "lab-host2": {"failed": True, "msg": "unreachable"}}) == [
         "lab-host1: docker: Error response from daemon: context deadline exceeded.",
         "lab-host2: unreachable",
     ]
-    plan = upgrade.plan(STACK, found["containers"], found["copies"], "upgrade", "3.10")
-    assert plan["problems"] == ["nodes cdb2, cdb3 were not observed: their hosts did not answer"]
+
+
+def test_pull_overlay_and_nodes_are_looked_at_together(fake_host: Path) -> None:
+    """One look does all three parts; each part's output stays whole and marked, whatever finished first."""
+    (fake_host / "overlay-broken").touch()
+    answers(fake_host, "cdb1")
+    spec = upgrade.look_spec(NODES, time.time() + 30, False, NODES[0])
+    look = run_look(
+        fake_host,
+        {
+            "OVERLAY_NETWORK": "managed",
+            "OVERLAY_IMAGE": "busybox",
+            "PULL_IMAGE": "reg:5000/corral/cassandra:3.10",
+            "LOOK_NODES": upgrade.look_lines(spec, "lab-host1").replace(" y y y y", " n y y y"),
+        },
+    )
+    looks = {"lab-host1": look}
+    assert [(part["part"], part["node"]) for part in upgrade.look_parts(look["stdout"])] == [
+        ("overlay", "-"),
+        ("pull", "-"),
+        ("ring", "cdb1"),
+        ("cql", "cdb1"),
+        ("schema", "cdb1"),
+        ("end", "cdb1"),
+    ]
+    assert upgrade.pull_failures(looks) == []
+    assert upgrade.overlay_failures(looks) == ["lab-host1: docker: Error response from daemon: context deadline exceeded."]
+    assert upgrade.look_problems(looks, spec) == []
 
 
 def test_a_missing_copy_is_read_as_absent(fake_host: Path) -> None:
     (fake_host / "inspect-cdb1").write_text(inspected("cdb1", "reg:5000/corral/cassandra:3.9"), encoding="utf-8")
     read = run_look(fake_host, {"READ_NAMES": "cdb1 cdb1-rollback"})
     found = upgrade.read_containers(STACK, {"lab-host1": read})
+    assert [(item["item"]["name"], item["exists"]) for item in found["containers"]] == [("cdb1", True)]
     assert [(item["item"]["name"], item["exists"]) for item in found["copies"]] == [("cdb1", False)]
-    assert found["overlay_failures"] == []
+
+
+def test_an_engine_that_does_not_answer_leaves_its_nodes_unobserved(fake_host: Path) -> None:
+    (fake_host / "engine-down").touch()
+    read = run_look(fake_host, {"READ_NAMES": "cdb1 cdb1-rollback"})
+    assert upgrade.read_containers(STACK, {"lab-host1": read}) == {"containers": [], "copies": []}
 
 
 def test_pull_only_when_missing_and_its_failure_named(fake_host: Path) -> None:
@@ -247,15 +295,26 @@ def test_look_parts_keep_each_parts_output() -> None:
     ]
 
 
-def test_the_module_leaves_the_scripts_variables_to_the_script() -> None:
-    """ansible.builtin.command expands $VARS of its environment into argv unless told not to: the look script's
-    own $NODE_SCRIPT would land in its text, unquoted (seen on the lab)."""
+def test_the_variables_come_first_quoted() -> None:
+    script = upgrade.script_with('printf "%s|" "$A" "$B" "$C"', {"B": "it's $HOME `x`", "A": "a\nb", "C": None})
+    assert script.splitlines()[0] == "A='a"
+    done = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout == "a\nb|it's $HOME `x`||"
+    with pytest.raises(ValueError, match="not a shell variable name"):
+        upgrade.script_with("true", {"A B": "x"})
+
+
+def test_every_look_runs_raw_with_its_variables_in_its_text() -> None:
+    """ansible.builtin.raw: no module upload per look, and nothing of the script expanded by a module (the command
+    module expanded $NODE_SCRIPT into argv unquoted, seen on the lab); raw takes no environment."""
     tasks_dir = ROLE_VARS.parents[1] / "tasks"
     runs = [
         task
         for path in sorted(tasks_dir.glob("*.yml"))
         for task in yaml.safe_load(path.read_text(encoding="utf-8")) or []
-        if "__cassandra_upgrade_look_script" in str(task.get("ansible.builtin.command", ""))
+        if "__cassandra_upgrade_look_script" in str(task)
     ]
     assert len(runs) == 4
-    assert all(task["ansible.builtin.command"]["expand_argument_vars"] is False for task in runs)
+    for task in runs:
+        assert "cassandra_upgrade_script(" in task["ansible.builtin.raw"]
+        assert "environment" not in task
