@@ -37,6 +37,18 @@ def cql(host: Host, node: str, statement: str, *, user: str = SUPERUSER, passwor
     return result.rc, result.stdout + result.stderr
 
 
+def write_rows(host: Host, node: str, keyspace: str, rows: int) -> None:
+    """Rows 0..rows-1 of table keyspace.t (replicated to 3 in dc1), written at QUORUM through one node."""
+    inserts = "".join(f"INSERT INTO {keyspace}.t (id, v) VALUES ({i}, 'row {i}');" for i in range(rows))
+    rc, out = cql(
+        host, node,
+        f"CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = {{'class': 'NetworkTopologyStrategy', 'dc1': 3}};"
+        f"CREATE TABLE IF NOT EXISTS {keyspace}.t (id int PRIMARY KEY, v text);" + inserts,
+        consistency="QUORUM",
+    )
+    assert rc == 0, out
+
+
 def nodetool(host: Host, node: str, *args: str) -> str:
     return host.check_output(f"docker exec {node} nodetool {' '.join(args)}")
 

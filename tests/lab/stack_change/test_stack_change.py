@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from cluster import NODES, cql, select_count, wait_until_up_normal
+from cluster import NODES, cql, select_count, wait_until_up_normal, write_rows
 from refusal import Run, containers, run_playbook
 from testinfra.host import Host
 
@@ -51,14 +51,7 @@ def change(lab_host: Callable[[str], Host]) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def before(lab_host: Callable[[str], Host]) -> dict[str, Any]:
     """Rows written at QUORUM just before the change, and the containers as they were."""
-    inserts = "".join(f"INSERT INTO changetest.t (id, v) VALUES ({i}, 'row {i}');" for i in range(ROWS))
-    rc, out = cql(
-        lab_host("lab-host1"), "cdb1",
-        "CREATE KEYSPACE IF NOT EXISTS changetest WITH replication = {'class': 'NetworkTopologyStrategy', 'dc1': 3};"
-        "CREATE TABLE IF NOT EXISTS changetest.t (id int PRIMARY KEY, v text);" + inserts,
-        consistency="QUORUM",
-    )
-    assert rc == 0, out
+    write_rows(lab_host("lab-host1"), "cdb1", "changetest", ROWS)
     return {
         "listing": containers(lab_host, CASSANDRA_HOSTS),
         "inspect": {

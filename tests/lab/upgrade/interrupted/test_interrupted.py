@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from cluster import cql, select_count
+from cluster import cql, select_count, write_rows
 from testinfra.host import Host
 from upgrade_lab import FROM, NODES, TO, image, playbook, playbook_command, ring_states
 
@@ -65,14 +65,7 @@ def originals(lab_host: Callable[[str], Host]) -> Iterator[dict[str, dict[str, A
     for node in NODES:
         assert now[node]["image"] == image(FROM) and now[node]["running"], now
         assert f"{node}-rollback" not in now, now
-    inserts = "".join(f"INSERT INTO interrupted.t (id) VALUES ({i});" for i in range(ROWS))
-    rc, out = cql(
-        lab_host("lab-host1"), "cdb1",
-        "CREATE KEYSPACE IF NOT EXISTS interrupted WITH replication = {'class': 'NetworkTopologyStrategy', 'dc1': 3};"
-        "CREATE TABLE IF NOT EXISTS interrupted.t (id int PRIMARY KEY);" + inserts,
-        consistency="QUORUM",
-    )
-    assert rc == 0, out
+    write_rows(lab_host("lab-host1"), "cdb1", "interrupted", ROWS)
     yield now
 
 
