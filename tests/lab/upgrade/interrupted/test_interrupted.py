@@ -53,7 +53,7 @@ def kill_when(condition: Callable[[], bool], *args: str, timeout: float = 900) -
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
-        output, _ = process.communicate()
+        output = process.communicate()[0]
     assert process.returncode == -signal.SIGKILL, f"the playbook ended by itself ({process.returncode}): {output[-3000:]}"
     return output
 
