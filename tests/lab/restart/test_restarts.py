@@ -86,4 +86,15 @@ def test_site_rerun_changes_nothing() -> None:
                          timeout=900, check=False)
     assert run.returncode == 0, run.stdout[-3000:]
     changed = re.findall(r"changed=(\d+)", run.stdout.split("PLAY RECAP")[-1])
-    assert changed and all(count == "0" for count in changed), run.stdout[-3000:]
+    assert changed and all(count == "0" for count in changed), changed_tasks(run.stdout) + run.stdout[-3000:]
+
+
+def changed_tasks(output: str) -> str:
+    """The tasks that reported a change, each with the hosts' lines that did."""
+    found, task = [], ""
+    for line in output.splitlines():
+        if line.startswith("TASK ["):
+            task = line
+        elif line.startswith("changed: ["):
+            found.append(f"{task}\n  {line}")
+    return "changed:\n" + "\n".join(found) + "\n\n"
