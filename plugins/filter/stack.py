@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
-from ansible.errors import AnsibleFilterError
 from ansible_collections.corral.cassandra.plugins.plugin_utils import _cassandra_output as output
 from ansible_collections.corral.cassandra.plugins.plugin_utils import _stack_auth as auth
 from ansible_collections.corral.cassandra.plugins.plugin_utils import _stack_bringup as bringup
@@ -93,10 +92,8 @@ def auth_query(superuser: str) -> str:
 
 
 def auth_state(stdout: str, stack: dict[str, Any], superuser: str = "") -> dict[str, Any]:
-    try:
+    with refused("", ValueError):
         return auth.auth_state(str(stdout or ""), _plain(stack)["system_auth_replication"], str(superuser))
-    except ValueError as exc:
-        raise AnsibleFilterError(str(exc)) from None
 
 
 def superuser_cql(password: str, name: str, exists: bool = False) -> str:
