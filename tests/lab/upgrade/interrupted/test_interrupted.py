@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from cluster import cql, select_count, write_rows
 from testinfra.host import Host
-from upgrade_lab import FROM, NODES, TO, image, playbook, playbook_command, ring_states
+from upgrade_lab import FROM, NODES, TO, image, inspect_all, playbook, playbook_command, ring_states
 
 testinfra_hosts = ["lab-manager"]
 VICTIM = "cdb2"
@@ -26,16 +26,11 @@ ROWS = 300
 
 def stack_now(lab_host: Callable[[str], Host]) -> dict[str, dict[str, Any]]:
     """name -> {id, image, running} of every stack container on the three hosts."""
-    found: dict[str, dict[str, Any]] = {}
-    for host in ("lab-host1", "lab-host2", "lab-host3"):
-        listing = lab_host(host).check_output(
-            "ids=$(docker ps -aq --filter label=io.corral.stack); [ -z \"$ids\" ] || "
-            "docker inspect -f '{{.Name}} {{.Id}} {{.Config.Image}} {{.State.Running}}' $ids"
-        )
-        for line in listing.splitlines():
-            name, cid, img, running = line.split()
-            found[name.lstrip("/")] = {"id": cid, "image": img, "running": running == "true"}
-    return found
+    return {
+        name: {"id": item["Id"], "image": item["Config"]["Image"], "running": item["State"]["Running"]}
+        for host in ("lab-host1", "lab-host2", "lab-host3")
+        for name, item in inspect_all(lab_host(host)).items()
+    }
 
 
 def kill_when(condition: Callable[[], bool], *args: str, timeout: float = 900) -> str:
