@@ -9,7 +9,6 @@ Cassandra refuses concurrent bootstrap into a cluster with data.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from ansible_collections.corral.cassandra.plugins.module_utils._cassandra_node import env_dict
@@ -22,9 +21,8 @@ from ansible_collections.corral.cassandra.plugins.plugin_utils._cassandra_output
     split_glance,
 )
 from ansible_collections.corral.cassandra.plugins.plugin_utils._stack_model import (
-    FAST_JOIN_JVM_OPTS,
-    FAST_START_JVM_OPTS,
     StackError,
+    is_fast_start_option,
 )
 
 
@@ -92,14 +90,11 @@ def observe(
         base = list(node["jvm_extra_opts"])
         first_start = base + list(node["fast_start_jvm_opts"])
         current = container_env(container).get("JVM_EXTRA_OPTS") if container else None
-        # A container still carrying the fast-start options it was first created with is left alone:
-        # the node module compares JVM options, and recreating a node just to drop them costs a restart.
-        sticky = {" ".join(base + list(opts)) for opts in (FAST_START_JVM_OPTS, FAST_JOIN_JVM_OPTS)}
         if fresh and fast_start:
             plan = apply = first_start
         else:
             apply = base
-            plan = current.split(" ") if current is not None and current in sticky else base
+            plan = current.split(" ") if current is not None and first_start_options_only(current, base) else base
         observed[node["name"]] = {
             "has_data": has_data[node["name"]],
             "exists": bool(container),
@@ -110,6 +105,19 @@ def observe(
         }
     plan_nodes = [{**node, "jvm_extra_opts": observed[node["name"]]["plan_jvm_extra_opts"]} for node in nodes]
     return {"fresh": fresh, "fast": fresh and fast_start, "nodes": observed, "plan_nodes": plan_nodes}
+
+
+def first_start_options_only(current: str, base: list[str]) -> bool:
+    """Whether a container's JVM_EXTRA_OPTS are the node's own options plus first-start options only.
+
+    Such a container is left alone: the node module compares JVM options, and recreating a node just
+    to drop them costs a restart. Cassandra ignores them once the node has joined (its tokens are
+    saved and its bootstrap is complete).
+    """
+    options = current.split(" ") if current else []
+    return any(is_fast_start_option(option) for option in options) and [
+        option for option in options if not is_fast_start_option(option)
+    ] == list(base)
 
 
 def plan_guess(stack: dict[str, Any], fast_start: bool) -> list[dict[str, Any]]:
@@ -160,21 +168,6 @@ def observe_plan(stack: dict[str, Any], plan_results: list[dict[str, Any]], fast
     return observed
 
 
-_TOKEN_ALLOCATION_KEYS = ("allocate_tokens_for_keyspace", "allocate_tokens_for_local_replication_factor")
-
-
-def _random_tokens(stack: dict[str, Any]) -> bool:
-    """Whether new nodes pick random tokens: Cassandra 3.x without a token allocation setting.
-
-    From 4.0 the default cassandra.yaml allocates tokens, and two nodes that join together compute
-    the same ones (5.0.8 on the lab: the second took every token of the first). An unknown tag counts as 4.0+.
-    """
-    major = re.match(r"(\d+)\.", str(stack.get("version") or ""))
-    if major is None or int(major.group(1)) >= 4:
-        return False
-    return not any(key in (node.get("cassandra_yaml") or {}) for node in stack["nodes"] for key in _TOKEN_ALLOCATION_KEYS)
-
-
 def phases(stack: dict[str, Any], observed: dict[str, Any], plan_results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The start phases for the nodes the node module (in check mode) would change.
 
@@ -215,10 +208,13 @@ def phases(stack: dict[str, Any], observed: dict[str, Any], plan_results: list[d
                     "gate": {"listen": True, "ring": False, "cql": False, "schema": False},
                 }
             )
-        # Their hosts reach the seed's internode port over the overlay first: a joiner that cannot
-        # reach it at its start fails to bootstrap and crash-loops (one did on the lab).
+        # Their hosts reach the seed's internode port over the overlay first: a node that cannot reach
+        # any seed at its start forms a ring of its own.
         reach = [f"{first['ip']}:{first['storage_port']}"]
-        if rest and _random_tokens(stack):
+        # With computed tokens no node bootstraps, so all start together; without (a partitioner with
+        # no integer tokens, an unknown release), each bootstraps alone: nodes that allocate tokens
+        # at once compute the same ones (5.0.8 on the lab: the second took every token of the first).
+        if rest and stack.get("initial_tokens"):
             result.append(
                 {
                     "name": f"fresh cluster: {', '.join(node['name'] for node in rest)} together",
@@ -229,14 +225,12 @@ def phases(stack: dict[str, Any], observed: dict[str, Any], plan_results: list[d
                 }
             )
         else:
-            # Token allocation gives nodes that join at once the same tokens: one at a time, each Normal
-            # (listening for CQL) before the next allocates against the ring.
             started = [first]
             for node in rest:
                 started.append(node)
                 result.append(
                     {
-                        "name": f"fresh cluster: {node['name']} alone (token allocation)",
+                        "name": f"fresh cluster: {node['name']} alone (bootstrap)",
                         "nodes": [to_apply(node)],
                         "expected": list(started),
                         "reach": reach,

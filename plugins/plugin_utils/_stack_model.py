@@ -33,13 +33,27 @@ DEFAULT_NODES: list[dict[str, Any]] = [
     {"name": "cdb3", "host_label": "hostname=cassandra3", "ip": "10.42.0.50", "seed": False, "data_container": "data3"},
 ]
 
-# Safe only while the whole cluster is empty (LAB-FACTS: 3 nodes in ~25 s instead of ~200 s).
-FAST_START_JVM_OPTS: tuple[str, ...] = (
-    "-Dcassandra.skip_wait_for_gossip_to_settle=0",
+# A brand-new cluster (no node holds data) starts without any node bootstrapping: each node takes
+# tokens computed here for the whole cluster (initial_token, as ccm does) and skips the bootstrap
+# (auto_bootstrap=false), so no node depends on gossip timing at its first start. Joining by bootstrap
+# with a shortened ring delay (ring_delay_ms=1000, what this collection did before) is unsafe: Cassandra
+# 3.x resets its gossip state after the shadow round and checks for a seed one ring delay later; a seed
+# slow to answer under load made the joiner die with "Unable to contact any seeds!", and its restart on
+# half-written system tables never came up (seen on the lab). Nothing is streamed because there is
+# nothing to stream. These options are safe only while the whole cluster is empty.
+FAST_START_JVM_OPTS: tuple[str, ...] = ("-Dcassandra.skip_wait_for_gossip_to_settle=0",)
+NO_BOOTSTRAP_OPT = "-Dcassandra.auto_bootstrap=false"
+INITIAL_TOKEN_OPT = "-Dcassandra.initial_token="
+# First-start options of earlier releases: a container still carrying them is left alone too.
+LEGACY_FAST_START_JVM_OPTS: tuple[str, ...] = (
     "-Dcassandra.ring_delay_ms=1000",
+    "-Dcassandra.consistent.rangemovement=false",
 )
-# Nodes that join the empty cluster together, after the first seed.
-FAST_JOIN_JVM_OPTS: tuple[str, ...] = (*FAST_START_JVM_OPTS, "-Dcassandra.consistent.rangemovement=false")
+# Token ranges of the partitioners whose tokens are integers: (lowest, number of tokens).
+TOKEN_RANGES: dict[str, tuple[int, int]] = {
+    "Murmur3Partitioner": (-(2**63), 2**64),
+    "RandomPartitioner": (0, 2**127),
+}
 
 # Secure by default; cassandra_yaml given by the user is merged over this.
 SECURE_CASSANDRA_YAML: dict[str, Any] = {
@@ -245,10 +259,55 @@ class Stack:
     system_auth_replication: dict[str, Any]
     # After system_auth's replication changes: [{name, host, argv}] of the `nodetool repair` runs, in order.
     system_auth_repairs: list[dict[str, Any]]
+    # Whether a brand-new cluster's nodes get computed tokens (token_layout) and start without bootstrap.
+    initial_tokens: bool
     nodes: list[Node]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def default_num_tokens(version: str) -> int | None:
+    """The num_tokens of a release's own cassandra.yaml: 256 before 4.0, 16 from 4.0; None for a tag like 'latest'."""
+    major = re.match(r"(\d+)\.", version)
+    if major is None:
+        return None
+    return 256 if int(major.group(1)) < 4 else 16
+
+
+def token_layout(nodes: list[tuple[str, str]], num_tokens: int | None, partitioner: str) -> dict[str, list[int]] | None:
+    """Evenly spaced tokens for a brand-new cluster: [(node, dc)] -> {node: its num_tokens tokens}.
+
+    Within a data centre the nodes' tokens interleave, so each node owns the same share; data centres
+    are offset by one so that no token is taken twice. None when the partitioner has no integer tokens
+    or the number of tokens is unknown: then nodes bootstrap, one at a time.
+    """
+    if num_tokens is None or num_tokens < 1 or partitioner.rsplit(".", 1)[-1] not in TOKEN_RANGES:
+        return None
+    lowest, span = TOKEN_RANGES[partitioner.rsplit(".", 1)[-1]]
+    by_dc: dict[str, list[str]] = {}
+    for name, dc in nodes:
+        by_dc.setdefault(dc, []).append(name)
+    layout: dict[str, list[int]] = {}
+    for offset, members in enumerate(by_dc.values()):
+        slots = len(members) * num_tokens
+        for index, name in enumerate(members):
+            # Slot k of the ring is the middle of its share: never the partitioner's minimum token.
+            layout[name] = sorted(
+                lowest + (2 * (vnode * len(members) + index) + 1) * span // (2 * slots) + offset
+                for vnode in range(num_tokens)
+            )
+    return layout
+
+
+def is_fast_start_option(option: str) -> bool:
+    """Whether a JVM option is one a brand-new cluster's node gets at its first start (now or in earlier releases)."""
+    return (
+        option in FAST_START_JVM_OPTS
+        or option in LEGACY_FAST_START_JVM_OPTS
+        or option == NO_BOOTSTRAP_OPT
+        or option.startswith(INITIAL_TOKEN_OPT)
+    )
 
 
 def _class_name(value: Any) -> str:
@@ -590,8 +649,15 @@ def build_stack(settings: dict[str, Any], hosts: list[SwarmHost], subnets: list[
 
     # Seeds start first; among seeds and among the others the declared order holds.
     nodes.sort(key=lambda node: not node.seed)
-    for position, node in enumerate(nodes):
-        node.fast_start_jvm_opts = list(FAST_START_JVM_OPTS if position == 0 else FAST_JOIN_JVM_OPTS)
+    effective_tokens = num_tokens if num_tokens is not None else default_num_tokens(str(version))
+    partitioner = _class_name(nodes[0].cassandra_yaml.get("partitioner")) if nodes else ""
+    layout = token_layout([(node.name, node.dc) for node in nodes], effective_tokens, partitioner or "Murmur3Partitioner")
+    for node in nodes:
+        node.fast_start_jvm_opts = list(FAST_START_JVM_OPTS)
+        if layout is not None:
+            node.fast_start_jvm_opts.append(INITIAL_TOKEN_OPT + ",".join(str(token) for token in layout[node.name]))
+            if not node.seed:
+                node.fast_start_jvm_opts.append(NO_BOOTSTRAP_OPT)
 
     return Stack(
         name=str(name),
@@ -612,5 +678,6 @@ def build_stack(settings: dict[str, Any], hosts: list[SwarmHost], subnets: list[
         seeds=[node.ip for node in nodes if node.seed],
         system_auth_replication=system_auth_replication(snitch, nodes),
         system_auth_repairs=system_auth_repairs(nodes),
+        initial_tokens=layout is not None,
         nodes=nodes,
     )

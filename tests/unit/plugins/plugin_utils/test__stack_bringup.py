@@ -17,18 +17,19 @@ from ansible_collections.corral.cassandra.plugins.plugin_utils._stack_bringup im
 )
 from ansible_collections.corral.cassandra.plugins.plugin_utils._stack_model import (
     DEFAULT_NODES,
-    FAST_JOIN_JVM_OPTS,
-    FAST_START_JVM_OPTS,
+    LEGACY_FAST_START_JVM_OPTS,
     StackError,
     SwarmHost,
     build_stack,
 )
 
-FAST = list(FAST_START_JVM_OPTS)
-JOIN = list(FAST_JOIN_JVM_OPTS)
+
+def first(stack: dict[str, Any], name: str) -> list[str]:
+    """A node's first-start options, as the model computed them."""
+    return list(next(n for n in stack["nodes"] if n["name"] == name)["fast_start_jvm_opts"])
 
 
-def lab_stack(jvm_extra_opts: list[str] | None = None) -> dict[str, Any]:
+def lab_stack(jvm_extra_opts: list[str] | None = None, version: str = "3.9") -> dict[str, Any]:
     hosts = [
         SwarmHost(f"id-{n}", f"lab-host{n}", {"hostname": f"cassandra{n}"}, "ready", "active", f"lab-host{n}")
         for n in (1, 2, 3)
@@ -38,7 +39,7 @@ def lab_stack(jvm_extra_opts: list[str] | None = None) -> dict[str, Any]:
         "nodes": copy.deepcopy(DEFAULT_NODES),
         "cluster_name": "CassandraDB",
         "image_repository": "cassandra",
-        "version": "3.9",
+        "version": version,
         "network": "managed",
         "superuser_name": "admin",
         "jvm_extra_opts": jvm_extra_opts or [],
@@ -68,11 +69,11 @@ def test_empty_cluster_is_fresh_and_fast() -> None:
     nodes = stack["nodes"]
     seen = observe(stack, [absent(n) for n in nodes], [data(n, False) for n in nodes], True)
     assert (seen["fresh"], seen["fast"]) == (True, True)
-    assert seen["nodes"]["cdb1"]["apply_jvm_extra_opts"] == FAST
-    assert seen["nodes"]["cdb2"]["apply_jvm_extra_opts"] == JOIN
-    assert seen["nodes"]["cdb2"]["plan_jvm_extra_opts"] == JOIN
+    assert seen["nodes"]["cdb1"]["apply_jvm_extra_opts"] == first(stack, "cdb1")
+    assert seen["nodes"]["cdb2"]["apply_jvm_extra_opts"] == first(stack, "cdb2")
+    assert seen["nodes"]["cdb2"]["plan_jvm_extra_opts"] == first(stack, "cdb2")
     assert seen["nodes"]["cdb1"]["exists"] is False
-    assert [n["jvm_extra_opts"] for n in seen["plan_nodes"]] == [FAST, JOIN, JOIN]
+    assert [n["jvm_extra_opts"] for n in seen["plan_nodes"]] == [first(stack, n) for n in ("cdb1", "cdb2", "cdb3")]
 
 
 def test_fast_start_can_be_turned_off() -> None:
@@ -83,24 +84,29 @@ def test_fast_start_can_be_turned_off() -> None:
     assert seen["nodes"]["cdb1"]["apply_jvm_extra_opts"] == ["-Dx=1"]
 
 
+JOINER = lab_stack(["-Dx=1"])["nodes"][1]["fast_start_jvm_opts"]
+
+
 @pytest.mark.parametrize(
     ("current_jvm", "plan"),
     [
-        (["-Dx=1", *FAST], ["-Dx=1", *FAST]),
-        (["-Dx=1", *JOIN], ["-Dx=1", *JOIN]),
+        (["-Dx=1", *JOINER], ["-Dx=1", *JOINER]),
+        (["-Dx=1", *LEGACY_FAST_START_JVM_OPTS], ["-Dx=1", *LEGACY_FAST_START_JVM_OPTS]),
+        (["-Dx=1", "-Dcassandra.skip_wait_for_gossip_to_settle=0", *LEGACY_FAST_START_JVM_OPTS[:1]], None),
         (["-Dx=1"], ["-Dx=1"]),
-        (["-Dx=1", *FAST, "-Dother"], ["-Dx=1"]),
+        (["-Dx=1", *JOINER, "-Dother"], ["-Dx=1"]),
+        (["-Dother", *JOINER], ["-Dx=1"]),
         (None, ["-Dx=1"]),
     ],
 )
 def test_cluster_with_data_keeps_the_first_start_options_of_a_container(
-    current_jvm: list[str] | None, plan: list[str]
+    current_jvm: list[str] | None, plan: list[str] | None
 ) -> None:
     stack = lab_stack(["-Dx=1"])
     nodes = stack["nodes"]
     seen = observe(stack, [container(n, jvm=current_jvm) for n in nodes], [data(n, True) for n in nodes], True)
     assert (seen["fresh"], seen["fast"]) == (False, False)
-    assert seen["nodes"]["cdb2"]["plan_jvm_extra_opts"] == plan
+    assert seen["nodes"]["cdb2"]["plan_jvm_extra_opts"] == (current_jvm if plan is None else plan)
     assert seen["nodes"]["cdb2"]["apply_jvm_extra_opts"] == ["-Dx=1"]
     assert seen["nodes"]["cdb2"]["running"] is True
 
@@ -140,8 +146,8 @@ def test_fresh_phases_seed_alone_then_the_rest_together() -> None:
     seen = observe(stack, [absent(n) for n in nodes], [data(n, False) for n in nodes], True)
     result = phases(stack, seen, plan(stack, {"cdb1", "cdb2", "cdb3"}))
     assert [[n["name"] for n in phase["nodes"]] for phase in result] == [["cdb1"], ["cdb2", "cdb3"]]
-    assert result[0]["nodes"][0]["jvm_extra_opts"] == FAST
-    assert result[1]["nodes"][0]["jvm_extra_opts"] == JOIN
+    assert result[0]["nodes"][0]["jvm_extra_opts"] == first(stack, "cdb1")
+    assert result[1]["nodes"][0]["jvm_extra_opts"] == first(stack, "cdb2")
     assert result[0]["gate"] == {"listen": True, "ring": False, "cql": False, "schema": False}
     assert not any(result[1]["gate"].values())
     assert [n["name"] for n in result[0]["expected"]] == ["cdb1"]
@@ -248,7 +254,9 @@ def planned(node: dict[str, Any], data_present: bool, jvm: list[str] | None = No
 
 def test_the_guess_is_a_brand_new_cluster() -> None:
     stack = lab_stack(["-Dx=1"])
-    assert [n["jvm_extra_opts"] for n in plan_guess(stack, True)] == [["-Dx=1", *FAST], ["-Dx=1", *JOIN], ["-Dx=1", *JOIN]]
+    assert [n["jvm_extra_opts"] for n in plan_guess(stack, True)] == [
+        ["-Dx=1", *first(stack, name)] for name in ("cdb1", "cdb2", "cdb3")
+    ]
     assert [n["jvm_extra_opts"] for n in plan_guess(stack, False)] == [["-Dx=1"]] * 3
 
 
@@ -265,18 +273,19 @@ def test_a_cluster_started_fast_keeps_its_options_without_a_second_plan() -> Non
     guess = plan_guess(stack, True)
     seen = observe_plan(stack, [planned(n, True, n["jvm_extra_opts"]) for n in guess], True)
     assert (seen["fresh"], seen["fast"], seen["replan"]) == (False, False, [])
-    assert seen["nodes"]["cdb2"]["plan_jvm_extra_opts"] == JOIN
+    assert seen["nodes"]["cdb2"]["plan_jvm_extra_opts"] == first(stack, "cdb2")
     assert seen["nodes"]["cdb2"]["apply_jvm_extra_opts"] == []
-    assert seen["containers"][0]["container"]["Config"]["Env"] == [f"JVM_EXTRA_OPTS={' '.join(FAST)}"]
+    assert seen["containers"][0]["container"]["Config"]["Env"] == [f"JVM_EXTRA_OPTS={' '.join(first(stack, 'cdb1'))}"]
 
 
 def test_nodes_recreated_since_are_planned_again_with_their_own_options() -> None:
     stack = lab_stack()
     guess = plan_guess(stack, True)
-    results = [planned(guess[0], True, FAST), planned(guess[1], True), planned(guess[2], True, ["-Dother=1"])]
+    fast = first(stack, "cdb1")
+    results = [planned(guess[0], True, fast), planned(guess[1], True), planned(guess[2], True, ["-Dother=1"])]
     seen = observe_plan(stack, results, True)
     assert seen["replan"] == ["cdb2", "cdb3"]
-    assert [n["jvm_extra_opts"] for n in seen["plan_nodes"]] == [FAST, [], []]
+    assert [n["jvm_extra_opts"] for n in seen["plan_nodes"]] == [fast, [], []]
 
 
 def test_a_host_that_did_not_answer_stops_the_bring_up() -> None:
@@ -353,9 +362,21 @@ def test_wait_report_listen_only() -> None:
     }
 
 
-def test_fresh_joiners_of_4_0_and_later_start_one_at_a_time() -> None:
-    stack = lab_stack()
-    stack["version"] = "5.0.8"
+@pytest.mark.parametrize("version", ["3.9", "4.1.10", "5.0.8"])
+def test_with_computed_tokens_the_joiners_of_every_release_start_together(version: str) -> None:
+    stack = lab_stack(version=version)
+    nodes = stack["nodes"]
+    seen = observe(stack, [absent(n) for n in nodes], [data(n, False) for n in nodes], True)
+    result = phases(stack, seen, plan(stack, {"cdb1", "cdb2", "cdb3"}))
+    assert [[n["name"] for n in phase["nodes"]] for phase in result] == [["cdb1"], ["cdb2", "cdb3"]]
+    joiner = result[1]["nodes"][0]["jvm_extra_opts"]
+    assert "-Dcassandra.auto_bootstrap=false" in joiner
+    assert not any("ring_delay" in option for option in joiner)
+
+
+def test_without_computed_tokens_each_joiner_bootstraps_alone() -> None:
+    stack = lab_stack(version="latest")
+    assert stack["initial_tokens"] is False
     nodes = stack["nodes"]
     seen = observe(stack, [absent(n) for n in nodes], [data(n, False) for n in nodes], True)
     result = phases(stack, seen, plan(stack, {"cdb1", "cdb2", "cdb3"}))
@@ -363,12 +384,4 @@ def test_fresh_joiners_of_4_0_and_later_start_one_at_a_time() -> None:
     assert [[n["name"] for n in phase["expected"]] for phase in result] == [["cdb1"], ["cdb1", "cdb2"], ["cdb1", "cdb2", "cdb3"]]
     assert all(phase["gate"] == {"listen": True, "ring": False, "cql": False, "schema": False} for phase in result)
     assert [phase["reach"] for phase in result] == [[], ["10.42.0.48:7000"], ["10.42.0.48:7000"]]
-
-
-def test_a_3_x_cluster_that_allocates_tokens_also_joins_one_at_a_time() -> None:
-    stack = lab_stack()
-    stack["nodes"][2]["cassandra_yaml"] = {"allocate_tokens_for_keyspace": "testdata"}
-    nodes = stack["nodes"]
-    seen = observe(stack, [absent(n) for n in nodes], [data(n, False) for n in nodes], True)
-    result = phases(stack, seen, plan(stack, {"cdb1", "cdb2", "cdb3"}))
-    assert [[n["name"] for n in phase["nodes"]] for phase in result] == [["cdb1"], ["cdb2"], ["cdb3"]]
+    assert all("-Dcassandra.auto_bootstrap=false" not in phase["nodes"][0]["jvm_extra_opts"] for phase in result)

@@ -8,13 +8,14 @@ from typing import Any
 import pytest
 from ansible_collections.corral.cassandra.plugins.plugin_utils._stack_model import (
     DEFAULT_NODES,
-    FAST_JOIN_JVM_OPTS,
-    FAST_START_JVM_OPTS,
     StackError,
     SwarmHost,
     build_stack,
+    default_num_tokens,
+    is_fast_start_option,
     parse_host_label,
     swarm_hosts,
+    token_layout,
 )
 
 SUBNETS = [{"Subnet": "10.42.0.0/16", "Gateway": "10.42.0.1"}]
@@ -165,8 +166,11 @@ def test_default_is_the_classic_three_node_layout() -> None:
     assert stack.password_auth is True
     assert stack.nodes[0].cassandra_yaml["authenticator"] == "PasswordAuthenticator"
     assert stack.nodes[0].cassandra_yaml["authorizer"] == "CassandraAuthorizer"
-    assert stack.nodes[0].fast_start_jvm_opts == list(FAST_START_JVM_OPTS)
-    assert stack.nodes[1].fast_start_jvm_opts == list(FAST_JOIN_JVM_OPTS)
+    seed, joiner = stack.nodes[0].fast_start_jvm_opts, stack.nodes[1].fast_start_jvm_opts
+    assert seed[0] == joiner[0] == "-Dcassandra.skip_wait_for_gossip_to_settle=0"
+    assert seed[1].startswith("-Dcassandra.initial_token=") and len(seed[1].split(",")) == 16
+    assert joiner[2:] == ["-Dcassandra.auto_bootstrap=false"] and len(seed) == 2
+    assert stack.initial_tokens is True
     assert all(node.published_ports == [] for node in stack.nodes)
     assert [(node.dc, node.rack) for node in stack.nodes] == [("dc1", "rack1")] * 3
 
@@ -177,7 +181,8 @@ def test_seeds_start_first_in_declared_order() -> None:
     stack = build_stack(settings(nodes=nodes), lab_hosts(), SUBNETS)
     assert [node.name for node in stack.nodes] == ["cdb3", "cdb1", "cdb2"]
     assert stack.seeds == ["10.42.0.50"]
-    assert stack.nodes[0].fast_start_jvm_opts == list(FAST_START_JVM_OPTS)
+    assert "-Dcassandra.auto_bootstrap=false" not in stack.nodes[0].fast_start_jvm_opts
+    assert "-Dcassandra.auto_bootstrap=false" in stack.nodes[1].fast_start_jvm_opts
 
 
 def test_dc_and_rack_from_host_labels_node_values_win() -> None:
@@ -391,3 +396,62 @@ def test_same_host_port_twice_on_one_host() -> None:
 def test_no_overlay_subnet() -> None:
     with pytest.raises(StackError, match="the overlay 'managed' has no IPv4 subnet"):
         build_stack(settings(), lab_hosts(), [])
+
+
+# --- tokens of a brand-new cluster ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("version", "tokens"), [("3.9", 256), ("3.11.19", 256), ("4.1.10", 16), ("5.0.8", 16), ("latest", None)])
+def test_default_num_tokens_follows_the_release(version: str, tokens: int | None) -> None:
+    assert default_num_tokens(version) == tokens
+
+
+def test_token_layout_interleaves_evenly_and_never_repeats() -> None:
+    layout = token_layout([("a", "dc1"), ("b", "dc1"), ("c", "dc1")], 4, "Murmur3Partitioner")
+    assert layout is not None
+    every = sorted(token for tokens in layout.values() for token in tokens)
+    assert len(every) == len(set(every)) == 12
+    assert all(-(2**63) < token < 2**63 for token in every)
+    # Around the ring the owners take turns: a, b, c, a, b, c, ...
+    owners = [next(name for name, tokens in layout.items() if token in tokens) for token in every]
+    assert owners == ["a", "b", "c"] * 4
+    gaps = {b - a for a, b in zip(every, every[1:])}
+    assert max(gaps) - min(gaps) <= 1
+
+
+def test_token_layout_per_data_centre_without_collisions() -> None:
+    layout = token_layout([("a", "east"), ("b", "east"), ("c", "west")], 16, "org.apache.cassandra.dht.Murmur3Partitioner")
+    assert layout is not None
+    every = [token for tokens in layout.values() for token in tokens]
+    assert len(every) == len(set(every)) == 48
+
+
+@pytest.mark.parametrize(("tokens", "partitioner"), [(None, "Murmur3Partitioner"), (16, "ByteOrderedPartitioner")])
+def test_no_token_layout_when_it_cannot_be_computed(tokens: int | None, partitioner: str) -> None:
+    assert token_layout([("a", "dc1")], tokens, partitioner) is None
+
+
+def test_random_partitioner_tokens_are_in_its_range() -> None:
+    layout = token_layout([("a", "dc1"), ("b", "dc1")], 8, "RandomPartitioner")
+    assert layout is not None
+    assert all(0 < token < 2**127 for tokens in layout.values() for token in tokens)
+
+
+def test_num_tokens_setting_sizes_the_layout() -> None:
+    stack = build_stack(settings(num_tokens=4), lab_hosts(), SUBNETS)
+    assert len(stack.nodes[2].fast_start_jvm_opts[1].split(",")) == 4
+
+
+@pytest.mark.parametrize(
+    ("option", "fast"),
+    [
+        ("-Dcassandra.initial_token=1,2", True),
+        ("-Dcassandra.auto_bootstrap=false", True),
+        ("-Dcassandra.ring_delay_ms=1000", True),
+        ("-Dcassandra.ring_delay_ms=5000", False),
+        ("-Dcassandra.auto_bootstrap=true", False),
+        ("-Xss512k", False),
+    ],
+)
+def test_fast_start_options(option: str, fast: bool) -> None:
+    assert is_fast_start_option(option) is fast
