@@ -51,10 +51,6 @@ def failures(registered: list[Any], hosts: list[str]) -> list[str]:
     return bringup.failures(_plain(registered), [str(host) for host in hosts])
 
 
-def wait_report(results: list[Any], expected_ips: list[str], gate: dict[str, Any]) -> dict[str, Any]:
-    return bringup.wait_report(_plain(results), [str(ip) for ip in expected_ips], _plain(gate))
-
-
 def ring_report(results: list[Any], expected_ips: list[str]) -> list[str]:
     return output.ring_report(_plain(results), [str(ip) for ip in expected_ips])
 
@@ -122,7 +118,6 @@ class FilterModule:
             "cassandra_stack_observe_plan": observe_plan,
             "cassandra_stack_phases": phases,
             "cassandra_stack_failures": failures,
-            "cassandra_stack_wait_report": wait_report,
             "cassandra_stack_ring_report": ring_report,
             "cassandra_stack_cql_report": cql_report,
             "cassandra_stack_schema_report": schema_report,

@@ -12,14 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 from ansible_collections.corral.cassandra.plugins.module_utils._cassandra_node import env_dict
-from ansible_collections.corral.cassandra.plugins.plugin_utils._cassandra_output import (
-    cql_answered,
-    result_error,
-    result_node_name,
-    ring_problems,
-    schema_problems,
-    split_glance,
-)
 from ansible_collections.corral.cassandra.plugins.plugin_utils._stack_model import (
     StackError,
     is_fast_start_option,
@@ -72,6 +64,9 @@ def observe(
         raise StackError(f"nodes {', '.join(unseen)} were not observed: their hosts did not answer")
     has_data = {name: bool((result.get("stat") or {}).get("exists")) for name, result in by_data.items()}
     fresh = not any(has_data[node["name"]] for node in nodes)
+    # A node whose first boot failed may be reset (its data directory emptied) only while no node
+    # holds a keyspace of the users: then nothing can be lost and it starts as it was meant to.
+    user_data = any(bool(result.get("user_data")) for result in by_data.values())
 
     if not fresh:
         empty_seeds = [node["name"] for node in nodes if node["seed"] and not has_data[node["name"]]]
@@ -104,7 +99,13 @@ def observe(
             "apply_jvm_extra_opts": apply,
         }
     plan_nodes = [{**node, "jvm_extra_opts": observed[node["name"]]["plan_jvm_extra_opts"]} for node in nodes]
-    return {"fresh": fresh, "fast": fresh and fast_start, "nodes": observed, "plan_nodes": plan_nodes}
+    return {
+        "fresh": fresh,
+        "fast": fresh and fast_start,
+        "heal_first_boot": not user_data,
+        "nodes": observed,
+        "plan_nodes": plan_nodes,
+    }
 
 
 def first_start_options_only(current: str, base: list[str]) -> bool:
@@ -141,12 +142,16 @@ def _as_reads(plan_results: list[dict[str, Any]] | None) -> tuple[list[dict[str,
         if not isinstance(seen, dict) or result.get("skipped") or result.get("failed"):
             continue
         env = [f"JVM_EXTRA_OPTS={seen['jvm_extra_opts']}"] if seen.get("jvm_extra_opts") is not None else None
+        # A container restarting after a crash is not running: nothing to drain, nothing to ask.
+        running = bool(seen.get("running")) and not seen.get("restarting")
         containers.append(
-            container_info(
-                result.get("item"), bool(seen.get("exists")), bool(seen.get("running")), str(seen.get("image") or ""), env
-            )
+            container_info(result.get("item"), bool(seen.get("exists")), running, str(seen.get("image") or ""), env)
         )
-        data.append({"item": result.get("item"), "stat": {"exists": bool(seen.get("data_present"))}})
+        # What a failed first boot wrote is not data: the cluster stays brand-new.
+        data_present = bool(seen.get("data_present")) and not seen.get("first_boot_only")
+        data.append(
+            {"item": result.get("item"), "stat": {"exists": data_present}, "user_data": bool(seen.get("user_data"))}
+        )
     return containers, data
 
 
@@ -272,41 +277,3 @@ def failures(registered: list[dict[str, Any]], hosts: list[str]) -> list[str]:
                     message = f"{subject}: {message}"
                 report.append(f"{host}: {message}")
     return report
-
-
-def wait_report(results: list[dict[str, Any]], expected_ips: list[str], gate: dict[str, Any]) -> dict[str, Any]:
-    """The wait script's results per node (roles/cassandra_stack/tasks/wait.yml) -> {problems, ring_views}.
-
-    problems: why a node is not ready as the gate asks ([] when all are); ring_views: each node's last
-    `nodetool status`, shaped as the results of a task that ran it, for the status table.
-    """
-    problems: list[str] = []
-    views: list[dict[str, Any]] = []
-    for result in results or []:
-        if not isinstance(result, dict) or result.get("skipped"):
-            continue
-        name = result_node_name(result)
-        parts = split_glance(str(result.get("stdout") or "")) if result.get("rc") in (0, 3) else {}
-        ring, cql = parts.get("ring"), parts.get("cql")
-        if ring is None or cql is None:
-            problems.append(f"{name}: no answer ({result_error(result)})")
-            continue
-        if gate.get("ring") and ring["rc"] == 0:
-            views.append({"item": result.get("item"), "rc": 0, "stdout": ring["stdout"]})
-        if result.get("rc") == 3 and ring["rc"] != 0 and ring["stdout"].startswith("not listening"):
-            problems.append(f"{name}: not listening for CQL")
-            continue
-        if gate.get("ring"):
-            if ring["rc"] != 0:
-                problems.append(f"{name}: nodetool status failed ({result_error(ring)})")
-            else:
-                problems.extend(f"{name} sees {problem}" for problem in ring_problems(ring["stdout"], expected_ips))
-        if gate.get("cql") and not cql_answered(cql):
-            problems.append(f"{name}: not answering CQL ({result_error(cql)})")
-        schema = parts.get("schema")
-        if gate.get("schema") and schema is not None:
-            found = schema_problems(schema["stdout"]) if schema["rc"] == 0 else ["nodetool describecluster failed"]
-            problems.extend(f"{name} sees {problem}" for problem in found)
-        if result.get("rc") == 3 and not problems:
-            problems.append(f"{name}: not ready in time ({result_error(result)})")
-    return {"problems": problems, "ring_views": views}

@@ -31,6 +31,13 @@ def containers(lab_host: Callable[[str], Host], hosts: Sequence[str] = LAB_HOSTS
     return found
 
 
+def json_report(stdout: str) -> dict[str, Any]:
+    """The json callback's report; progress lines printed while a task runs come before it, on lines of their own."""
+    start = 0 if stdout.startswith("{") else stdout.index("\n{") + 1
+    report: dict[str, Any] = json.loads(stdout[start:])
+    return report
+
+
 @dataclass
 class Run:
     """One ansible-playbook run: exit code, the tasks in the order they started, the play recap, the output's tail."""
@@ -61,7 +68,7 @@ def run_playbook(playbook: str, extra_vars: dict[str, Any], *args: str) -> Run:
     )
     output = done.stdout[-4000:] + done.stderr[-4000:]
     try:
-        report = json.loads(done.stdout[done.stdout.index("{"):])
+        report = json_report(done.stdout)
     except ValueError:
         return Run(done.returncode, output)
     tasks = [

@@ -78,7 +78,8 @@ class PlaybookRun:
         self.stderr = process.stderr
         self.output = process.stdout
         try:
-            self.result: dict[str, Any] = json.loads(process.stdout[process.stdout.index("{") :])
+            start = 0 if process.stdout.startswith("{") else process.stdout.index("\n{") + 1
+            self.result: dict[str, Any] = json.loads(process.stdout[start:])
         except ValueError:
             self.result = {}
 

@@ -96,10 +96,3 @@ def test_superuser_cql_takes_the_password_first() -> None:
 def test_cql_error_masks_the_secret() -> None:
     result = {"rc": 2, "stderr": "x\n<stdin>:1:SyntaxException: line 1 near 's3cret'\n", "stdout": ""}
     assert FILTERS["cassandra_stack_cql_error"](result, "s3cret") == "<stdin>:1:SyntaxException: line 1 near '********'"
-
-
-def test_wait_report_reads_plain_results() -> None:
-    wait_report = FilterModule().filters()["cassandra_stack_wait_report"]
-    result = {"item": {"name": "cdb1"}, "rc": 3, "stdout": "not listening for CQL yet\n@@corral-glance 1\nx\n@@corral-glance 1\n"}
-    seen = wait_report([result], ["10.42.0.48"], {"listen": True, "ring": True, "cql": True, "schema": False})
-    assert seen == {"problems": ["cdb1: not listening for CQL"], "ring_views": []}

@@ -13,7 +13,6 @@ from ansible_collections.corral.cassandra.plugins.plugin_utils._stack_bringup im
     observe_plan,
     phases,
     plan_guess,
-    wait_report,
 )
 from ansible_collections.corral.cassandra.plugins.plugin_utils._stack_model import (
     DEFAULT_NODES,
@@ -296,72 +295,6 @@ def test_a_host_that_did_not_answer_stops_the_bring_up() -> None:
         observe_plan(stack, results, True)
 
 
-_RING = """Datacenter: dc1
-===============
-Status=Up/Down
-|/ State=Normal/Leaving/Joining/Moving
---  Address     Load       Tokens       Owns (effective)  Host ID                               Rack
-UN  10.42.0.48  98.44 KiB  256          66.0%             6f1c0c54-1111-4a3c-9d38-111111111111  rack1
-UN  10.42.0.49  108.27 KiB  256         68.9%             6f1c0c54-2222-4a3c-9d38-222222222222  rack1
-"""
-_SCHEMA = """Cluster Information:
-\tName: CassandraDB
-\tSchema versions:
-\t\t86afa796-d883-3932-aa73-6b017cef0d19: [10.42.0.48, 10.42.0.49]
-"""
-_WAIT_GATE = {"listen": True, "ring": True, "cql": True, "schema": True}
-
-
-def _waited(name: str, rc: int, ring: str, ring_rc: int, cql: str, cql_rc: int, schema: str | None = None) -> dict[str, Any]:
-    stdout = f"{ring}\n@@corral-glance {ring_rc}\n{cql}\n@@corral-glance {cql_rc}\n"
-    if schema is not None:
-        stdout += f"{schema}\n@@corral-glance 0\n"
-    return {"item": {"name": name, "host": "lab-host1"}, "rc": rc, "stdout": stdout}
-
-
-def test_wait_report_healthy() -> None:
-    results = [
-        _waited("cdb1", 0, _RING, 0, "release_version\n 3.9", 0, _SCHEMA.replace("\\t", "    ")),
-        _waited("cdb2", 0, _RING, 0, "AuthenticationFailed('Remote end requires authentication')", 2),
-    ]
-    seen = wait_report(results, ["10.42.0.48", "10.42.0.49"], _WAIT_GATE)
-    assert seen["problems"] == []
-    assert [view["item"]["name"] for view in seen["ring_views"]] == ["cdb1", "cdb2"]
-
-
-@pytest.mark.parametrize(
-    ("result", "gate", "expected"),
-    [
-        (
-            _waited("cdb2", 3, "not listening for CQL yet", 1, "not listening for CQL yet", 1),
-            _WAIT_GATE,
-            ["cdb2: not listening for CQL"],
-        ),
-        (
-            _waited("cdb2", 3, _RING.replace("UN  10.42.0.49", "DN  10.42.0.49"), 0, "x", 1),
-            {"listen": True, "ring": True, "cql": False, "schema": False},
-            ["cdb2 sees 10.42.0.49 is DN (Down/Normal)"],
-        ),
-        (
-            {"item": {"name": "cdb3"}, "rc": 1, "stdout": "", "stderr": "Error: No such container: cdb3"},
-            _WAIT_GATE,
-            ["cdb3: no answer (Error: No such container: cdb3)"],
-        ),
-    ],
-)
-def test_wait_report_problems(result: dict[str, Any], gate: dict[str, Any], expected: list[str]) -> None:
-    assert wait_report([result], ["10.42.0.48", "10.42.0.49"], gate)["problems"] == expected
-
-
-def test_wait_report_listen_only() -> None:
-    result = _waited("cdb1", 0, "not listening for CQL yet", 1, "not listening for CQL yet", 1)
-    result["stdout"] = result["stdout"].replace("not listening for CQL yet", "")
-    assert wait_report([result], ["10.42.0.48"], {"listen": True, "ring": False, "cql": False, "schema": False}) == {
-        "problems": [],
-        "ring_views": [],
-    }
-
-
 @pytest.mark.parametrize("version", ["3.9", "4.1.10", "5.0.8"])
 def test_with_computed_tokens_the_joiners_of_every_release_start_together(version: str) -> None:
     stack = lab_stack(version=version)
@@ -385,3 +318,26 @@ def test_without_computed_tokens_each_joiner_bootstraps_alone() -> None:
     assert all(phase["gate"] == {"listen": True, "ring": False, "cql": False, "schema": False} for phase in result)
     assert [phase["reach"] for phase in result] == [[], ["10.42.0.48:7000"], ["10.42.0.48:7000"]]
     assert all("-Dcassandra.auto_bootstrap=false" not in phase["nodes"][0]["jvm_extra_opts"] for phase in result)
+
+
+def test_what_a_failed_first_boot_wrote_leaves_the_cluster_brand_new() -> None:
+    stack = lab_stack()
+    guess = plan_guess(stack, True)
+    results = [planned(n, True, n["jvm_extra_opts"]) for n in guess]
+    results[2]["observed"].update(first_boot_only=True, restarting=True)
+    seen = observe_plan(stack, results, True)
+    assert seen["fresh"] is False and seen["heal_first_boot"] is True
+    assert seen["nodes"]["cdb3"]["has_data"] is False
+    # Restarting after a crash: nothing to drain.
+    assert seen["nodes"]["cdb3"]["running"] is False
+    for result in results:
+        result["observed"]["first_boot_only"] = True
+    assert observe_plan(stack, results, True)["fresh"] is True
+
+
+def test_no_reset_once_a_keyspace_of_the_users_exists() -> None:
+    stack = lab_stack()
+    guess = plan_guess(stack, True)
+    results = [planned(n, True, n["jvm_extra_opts"]) for n in guess]
+    results[0]["observed"]["user_data"] = True
+    assert observe_plan(stack, results, True)["heal_first_boot"] is False

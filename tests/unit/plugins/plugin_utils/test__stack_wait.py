@@ -1,0 +1,148 @@
+"""One look at a host's nodes: the poll command, its output, the stage of each node, crashes."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ansible_collections.corral.cassandra.plugins.plugin_utils._stack_wait import (
+    Look,
+    crashed,
+    judge,
+    look_command,
+    parse_look,
+    restart_baseline,
+)
+
+RING = """Datacenter: dc1
+===============
+Status=Up/Down
+|/ State=Normal/Leaving/Joining/Moving
+--  Address     Load       Tokens       Owns (effective)  Host ID                               Rack
+UN  10.42.0.48  98.44 KiB  256          66.0%             6f1c0c54-1111-4a3c-9d38-111111111111  rack1
+UN  10.42.0.49  108.27 KiB  256         68.9%             6f1c0c54-2222-4a3c-9d38-222222222222  rack1
+"""
+SCHEMA = """Cluster Information:
+\tName: CassandraDB
+\tSchema versions:
+\t\t86afa796-d883-3932-aa73-6b017cef0d19: [10.42.0.48, 10.42.0.49]
+"""
+ALL = {"listen": True, "ring": True, "cql": True, "schema": True}
+LISTEN = {"listen": True, "ring": False, "cql": False, "schema": False}
+IPS = ["10.42.0.48", "10.42.0.49"]
+NODES: list[dict[str, Any]] = [{"name": "cdb1", "ip": "10.42.0.48"}, {"name": "cdb2", "ip": "10.42.0.49", "cql_port": 9043}]
+
+
+def look(parts: dict[str, tuple[int, str]], status: str = "running", restarts: int = 0) -> Look:
+    return Look("cdb1", status, restarts, 0, "", {k: {"rc": rc, "stdout": out} for k, (rc, out) in parts.items()})
+
+
+def test_a_ready_node() -> None:
+    seen = look({"gossip": (0, ""), "listen": (0, ""), "ring": (0, RING), "cql": (0, "release_version"), "schema": (0, SCHEMA)})
+    assert judge(seen, ALL, IPS) == {"stage": "in schema agreement", "ready": True, "problems": []}
+
+
+@pytest.mark.parametrize(
+    ("parts", "stage", "problem"),
+    [
+        ({"gossip": (1, ""), "listen": (1, "")}, "starting", "not listening for CQL yet"),
+        ({"gossip": (0, ""), "listen": (1, "")}, "gossiping", "not listening for CQL yet"),
+        (
+            {"gossip": (0, ""), "listen": (0, ""), "ring": (0, RING.replace("UN  10.42.0.49", "UJ  10.42.0.49"))},
+            "listening for CQL",
+            "sees 10.42.0.49 is UJ (Up/Joining)",
+        ),
+        (
+            {"gossip": (0, ""), "listen": (0, ""), "ring": (0, RING), "cql": (1, "Connection error: timed out")},
+            "Up/Normal as its peers see it",
+            "not answering CQL (Connection error: timed out)",
+        ),
+        (
+            {"gossip": (0, ""), "listen": (0, ""), "ring": (0, RING), "cql": (2, "AuthenticationFailed('Bad credentials')")},
+            "answering CQL",
+            None,
+        ),
+    ],
+)
+def test_stages(parts: dict[str, tuple[int, str]], stage: str, problem: str | None) -> None:
+    verdict = judge(look(parts), {**ALL, "schema": False}, IPS)
+    assert verdict["stage"] == stage
+    assert (problem in verdict["problems"]) if problem else verdict["ready"]
+
+
+def test_listen_only_gate_is_ready_once_listening() -> None:
+    assert judge(look({"gossip": (0, ""), "listen": (0, "")}), LISTEN, IPS)["ready"] is True
+
+
+@pytest.mark.parametrize(
+    ("status", "restarts", "baseline", "why"),
+    [
+        ("running", 0, 0, None),
+        ("running", 2, 2, None),
+        ("running", 1, 0, "restarted by Docker 1 time(s)"),
+        ("running", 3, None, None),
+        ("restarting", 4, None, "is restarting (restart 4)"),
+        ("exited", 0, 0, "has exited (exit code 0)"),
+    ],
+)
+def test_crashes(status: str, restarts: int, baseline: int | None, why: str | None) -> None:
+    found = crashed(look({}, status, restarts), baseline)
+    assert (why in found) if why and found else found is why
+
+
+def test_restart_baseline_counts_from_zero_for_containers_created_in_this_run() -> None:
+    started = [
+        {"item": {"name": "cdb1"}, "actions": ["created cdb1", "started cdb1"]},
+        {"item": {"name": "cdb2"}, "actions": ["recreated cdb2: image changed", "started cdb2"]},
+        {"item": {"name": "cdb3"}, "actions": ["started cdb3"]},
+        {"item": {"name": "cdb4"}, "actions": []},
+    ]
+    assert restart_baseline(started) == {"cdb1": 0, "cdb2": 0}
+
+
+FAKE_DOCKER = r"""#!/bin/sh
+# docker inspect NAME -> state line; docker exec ... NAME sh -c SCRIPT -> the script, with fake tools on PATH.
+case "$1" in
+  inspect) shift 2; name=$2; [ -n "$name" ] || name=$1
+    case "$name" in
+      cdb1) echo "running 0 0 2026-12-06T02:41:23Z" ;;
+      cdb2) echo "restarting 3 1 2026-12-06T02:42:00Z" ;;
+      *) exit 1 ;;
+    esac ;;
+  exec) shift; while [ "$1" = -e ]; do export "$2"; shift 2; done; shift; exec "$@" ;;
+esac
+"""
+
+
+def test_the_poll_command_runs_in_a_shell_and_parses(tmp_path: Path) -> None:
+    """The real command, with fake docker, nodetool and cqlsh, and /proc replaced by what grep is given."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    tools = {
+        "docker": FAKE_DOCKER,
+        "nodetool": (
+            f"#!/bin/sh\n[ \"$1\" = status ] && cat <<'EOF'\n{RING}EOF\n"
+            f"[ \"$1\" = describecluster ] && cat <<'EOF'\n{SCHEMA}EOF\nexit 0\n"
+        ),
+        "cqlsh": "#!/bin/sh\necho ' release_version'\necho ' 3.9'\n",
+        # Every port listens: the probe greps /proc/net/tcp, which a fake grep answers.
+        "grep": '#!/bin/sh\ncase "$*" in *proc/net/tcp*) exit 0 ;; esac\nexec /bin/grep "$@"\n',
+    }
+    for name, text in tools.items():
+        path = bin_dir / name
+        path.write_text(text)
+        path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    command = look_command([*NODES, {"name": "cdb9", "ip": "10.42.0.57"}], ALL, "cdb1", "-XX:TieredStopAtLevel=1")
+    env = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}")
+    out = subprocess.run(["sh", "-c", command], capture_output=True, text=True, env=env, check=True).stdout
+    looks = parse_look(out)
+    assert (looks["cdb1"].status, looks["cdb1"].restarts) == ("running", 0)
+    assert judge(looks["cdb1"], ALL, IPS) == {"stage": "in schema agreement", "ready": True, "problems": []}
+    assert (looks["cdb2"].status, looks["cdb2"].restarts, looks["cdb2"].exit_code) == ("restarting", 3, 1)
+    assert looks["cdb2"].parts == {}
+    assert looks["cdb9"].status == "absent"
+    assert "its container does not exist" in judge(looks["cdb9"], ALL, IPS)["problems"]
