@@ -35,7 +35,11 @@ ROLLBACK_SUFFIX = "-rollback"
 
 ARGUMENT_SPEC: dict[str, Any] = {
     "name": {"type": "str", "required": True},
-    "state": {"type": "str", "default": "present", "choices": ["present", "stopped", "absent", "rolled_back"]},
+    "state": {
+        "type": "str",
+        "default": "present",
+        "choices": ["present", "stopped", "absent", "rolled_back", "first_boot_reset"],
+    },
     "image": {"type": "str"},
     "pull": {"type": "str", "default": "missing", "choices": ["missing", "always", "never"]},
     "data_container": {"type": "str"},
@@ -104,6 +108,45 @@ MANAGED_YAML_KEYS = {
     "endpoint_snitch": "endpoint_snitch",
     "num_tokens": "num_tokens",
 }
+
+# A node of a brand-new cluster carries its computed tokens in its JVM options (the stack's fast start).
+FIRST_START_TOKENS_OPT = "-Dcassandra.initial_token="
+# Keyspaces every node has before any user data is written.
+SYSTEM_KEYSPACES = frozenset(
+    {
+        "system",
+        "system_schema",
+        "system_auth",
+        "system_distributed",
+        "system_traces",
+        "system_views",
+        "system_virtual_schema",
+        "system_cluster_metadata",
+    }
+)
+# Cassandra logs this once the node is in the ring and serves clients.
+SERVED_MARKER = "Starting listening for CQL clients"
+
+
+def first_boot_refusals(jvm_extra_opts: str | None, keyspaces: list[str], served: bool, status: str, restarts: int) -> list[str]:
+    """Why a node may not be reset as a first boot that failed ([] when it may).
+
+    Only a node created for a brand-new cluster, that never served CQL (so never joined the ring),
+    whose data directory holds no keyspace but the system ones, and that has crashed, is reset:
+    its data directory is emptied, so a node that holds or ever held data must never qualify.
+    """
+    reasons = []
+    if FIRST_START_TOKENS_OPT not in (jvm_extra_opts or ""):
+        reasons.append("it was not created for a brand-new cluster (its JVM options carry no computed tokens)")
+    user = sorted(keyspace for keyspace in keyspaces if keyspace not in SYSTEM_KEYSPACES)
+    if user:
+        reasons.append(f"its data directory holds the keyspaces {', '.join(user)}")
+    if served:
+        reasons.append("its log shows that it has served CQL, so it has been in the ring")
+    if status == "running" and restarts == 0:
+        reasons.append("it runs and has not crashed")
+    return reasons
+
 
 # The stack model (plugin_utils/_stack_model.py) checks values with these too, before any host is touched.
 CONTAINER_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
@@ -373,7 +416,7 @@ def build_spec(params: dict[str, Any]) -> NodeSpec:
         remove_data_container=bool(params.get("remove_data_container")),
         rollback_copy=params.get("rollback_copy") or "ignore",
     )
-    if spec.state == "absent":
+    if spec.state in ("absent", "first_boot_reset"):
         return spec
     if spec.state == "rolled_back":
         # The rollback copy brings its own settings; these only make messages more precise.

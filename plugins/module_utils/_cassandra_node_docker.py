@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import shutil
 import stat
 import tarfile
 import time
@@ -23,6 +24,8 @@ from ansible_collections.corral.cassandra.plugins.module_utils._cassandra_node i
     CASSANDRA_YAML_FILE,
     DEFAULT_CONF_DIR,
     ROLLBACK_SUFFIX,
+    SERVED_MARKER,
+    SYSTEM_KEYSPACES,
     NodeSpec,
     NodeSpecError,
     compared_views,
@@ -32,6 +35,7 @@ from ansible_collections.corral.cassandra.plugins.module_utils._cassandra_node i
     differences,
     effective_cassandra_yaml,
     env_dict,
+    first_boot_refusals,
     parse_cassandra_yaml,
     render_cassandra_yaml,
     split_image_ref,
@@ -558,12 +562,26 @@ class NodeManager:
 
     def _observe(self, current: dict[str, Any] | None) -> None:
         config = (current or {}).get("Config") or {}
+        tables = os.path.join(self.spec.data_dir, "data")
+        keyspaces = sorted(os.listdir(tables)) if os.path.isdir(tables) else []
+        jvm_extra_opts = env_dict(config.get("Env")).get("JVM_EXTRA_OPTS") if current is not None else None
+        user_data = any(keyspace not in SYSTEM_KEYSPACES for keyspace in keyspaces)
+        # A first boot that never finished: the node holds only what its own start wrote.
+        first_boot_only = bool(
+            keyspaces
+            and current is not None
+            and not first_boot_refusals(jvm_extra_opts, keyspaces, self._has_served(current["Id"]), "crashed", 1)
+        )
         self.observed = {
-            "data_present": os.path.exists(os.path.join(self.spec.data_dir, "data")),
+            "data_present": os.path.exists(tables),
+            "user_data": user_data,
+            "first_boot_only": first_boot_only,
             "exists": current is not None,
             "running": _state(current) == "running",
+            "restarting": bool(((current or {}).get("State") or {}).get("Restarting")),
+            "restarts": int((current or {}).get("RestartCount") or 0),
             "image": str(config.get("Image") or ""),
-            "jvm_extra_opts": env_dict(config.get("Env")).get("JVM_EXTRA_OPTS") if current is not None else None,
+            "jvm_extra_opts": jvm_extra_opts,
         }
 
     def _present(self) -> dict[str, Any]:
@@ -618,6 +636,62 @@ class NodeManager:
             return dict(gone, data_container=None)
         kept = {"id": data["Id"], "name": spec.data_container, "data_dir": data_bind_source(data)}
         return dict(gone, data_container=kept)
+
+    # --- a first boot that failed -------------------------------------------------------
+
+    def _has_served(self, container: str) -> bool:
+        """Whether the container's log (from its creation) shows that Cassandra served CQL."""
+        marker = SERVED_MARKER.encode()
+        tail = b""
+        try:
+            for chunk in self.client.logs(container, stdout=True, stderr=True, stream=True, follow=False):
+                if marker in tail + chunk:
+                    return True
+                tail = chunk[-len(marker) :]
+        except APIError as exc:
+            raise NodeError(f"cannot read the log of {self.spec.name}: {explain(exc)}") from None
+        return False
+
+    def _first_boot_reset(self) -> dict[str, Any]:
+        """Empty the data directory of a brand-new node whose first boot failed, and start it again."""
+        spec = self.spec
+        current = self._inspect_container(spec.name)
+        if current is None:
+            raise NodeError(f"{spec.name} does not exist on this host: there is no first boot to reset")
+        data = self._inspect_container(spec.data_container)
+        source = data_bind_source(data) if data is not None else None
+        if source != spec.data_dir:
+            raise NodeError(
+                f"{spec.name} is not reset: its data container {spec.data_container} binds {source or 'nothing'}, "
+                f"not {spec.data_dir}"
+            )
+        tables = os.path.join(spec.data_dir, "data")
+        keyspaces = sorted(os.listdir(tables)) if os.path.isdir(tables) else []
+        refusals = first_boot_refusals(
+            env_dict((current.get("Config") or {}).get("Env")).get("JVM_EXTRA_OPTS"),
+            keyspaces,
+            self._has_served(current["Id"]),
+            _state(current),
+            int(current.get("RestartCount") or 0),
+        )
+        if refusals:
+            raise NodeError(f"{spec.name} is not reset, which would empty {spec.data_dir}: {'; '.join(refusals)}")
+        self.before["data_dir"] = {"path": spec.data_dir, "entries": sorted(os.listdir(spec.data_dir))}
+        self.after["data_dir"] = {"path": spec.data_dir, "entries": []}
+        self.actions.extend([f"stopped {spec.name}", f"emptied {spec.data_dir}", f"started {spec.name} again"])
+        if not self.check_mode:
+            self._stop(current["Id"], spec.name)
+            try:
+                for entry in os.listdir(spec.data_dir):
+                    path = os.path.join(spec.data_dir, entry)
+                    if os.path.isdir(path) and not os.path.islink(path):
+                        shutil.rmtree(path)
+                    else:
+                        os.remove(path)
+            except OSError as exc:
+                raise NodeError(f"cannot empty {spec.data_dir}: {exc}") from None
+            self._start(current["Id"])
+        return {"cassandra_container": _brief(self._inspect_container(spec.name)), "data_dir": spec.data_dir}
 
     # --- rollback copy ----------------------------------------------------------------
 
@@ -746,7 +820,9 @@ class NodeManager:
 
     def run(self) -> dict[str, Any]:
         """Act (unless check mode) and return the module result without `diff`."""
-        if self.spec.state == "rolled_back":
+        if self.spec.state == "first_boot_reset":
+            result = self._first_boot_reset()
+        elif self.spec.state == "rolled_back":
             result = self._rolled_back()
         else:
             result = self._absent() if self.spec.state == "absent" else self._present()

@@ -67,9 +67,14 @@ options:
         container it replaces is stopped (with O(stop_timeout)) and removed. If the copy cannot be started, both
         containers are put back as they were. Without a rollback copy it only makes sure C(<name>) runs. Only
         O(name), O(data_container) and O(stop_timeout) matter then; the copy keeps the settings it was created with.
+      - V(first_boot_reset) is for a node of a brand-new cluster whose first start failed. It stops the Cassandra
+        container, empties O(data_dir) and starts the container again. It refuses, changing nothing, unless the
+        container was created for a brand-new cluster (computed tokens in its JVM options), its log shows it never
+        served CQL, O(data_dir) holds no keyspace but the system ones, and the container has crashed (it is not
+        running, or Docker restarted it). Only O(name), O(data_container), O(data_dir) and O(stop_timeout) matter then.
     type: str
     default: present
-    choices: [present, stopped, absent, rolled_back]
+    choices: [present, stopped, absent, rolled_back, first_boot_reset]
   image:
     description:
       - Cassandra image, like V(registry.example:5000/corral/cassandra:3.10) or the official V(cassandra:3.11).

@@ -35,6 +35,7 @@ class FakeEngine:
         self.files: dict[str, dict[str, tuple[bytes, int]]] = {}
         self.calls: list[str] = []
         self.fail: dict[str, Exception] = {}
+        self.logs_of: dict[str, list[bytes]] = {}
         self._ids = itertools.count(1)
 
     # images
@@ -134,6 +135,10 @@ class FakeEngine:
         attrs = self._find(container)
         self.calls.append(f"stop {attrs['Name'].lstrip('/')} {timeout}")
         attrs["State"]["Running"] = False
+
+    def logs(self, container: str, stdout: bool, stderr: bool, stream: bool, follow: bool) -> Iterator[bytes]:
+        assert stream and not follow
+        return iter(self.logs_of.get(self._find(container)["Name"].lstrip("/"), []))
 
     def rename(self, container: str, name: str) -> None:
         attrs = self._find(container)
@@ -239,21 +244,88 @@ def test_new_node_four_times(fake: FakeEngine, data_dir: str) -> None:
 def test_observed_is_what_the_host_held_before_the_run(fake: FakeEngine, data_dir: str) -> None:
     """A plan in check mode reports the host's state, so that no other read is needed to decide a bring-up."""
     node = spec(data_dir, jvm_extra_opts=["-Dcassandra.ring_delay_ms=1000"])
-    nothing = {"data_present": False, "exists": False, "running": False, "image": "", "jvm_extra_opts": None}
+    nothing = {
+        "data_present": False,
+        "user_data": False,
+        "first_boot_only": False,
+        "exists": False,
+        "running": False,
+        "restarting": False,
+        "restarts": 0,
+        "image": "",
+        "jvm_extra_opts": None,
+    }
     assert run(fake, node, check_mode=True)["observed"] == nothing
     assert run(fake, node)["observed"] == nothing
-    os.makedirs(os.path.join(data_dir, "data"))
-    there = {
-        "data_present": True,
-        "exists": True,
-        "running": True,
-        "image": CASSANDRA_39,
-        "jvm_extra_opts": "-Dcassandra.ring_delay_ms=1000",
-    }
+    os.makedirs(os.path.join(data_dir, "data", "system"))
+    there = dict(nothing, data_present=True, exists=True, running=True, image=CASSANDRA_39)
+    there["jvm_extra_opts"] = "-Dcassandra.ring_delay_ms=1000"
     assert run(fake, spec(data_dir), check_mode=True)["observed"] == there
     assert run(fake, spec(data_dir, state="stopped"))["observed"] == there
     assert run(fake, spec(data_dir))["observed"] == dict(there, running=False, jvm_extra_opts=None)
     assert run(fake, spec(data_dir, state="absent"))["observed"] is None
+
+
+TOKENS = "-Dcassandra.initial_token=-3,5"
+
+
+def crashed_first_boot(fake: FakeEngine, data_dir: str, keyspaces: tuple[str, ...] = ("system", "system_schema")) -> None:
+    """cdb1 created for a brand-new cluster, died at its first boot and restarted by Docker, never served CQL."""
+    run(fake, spec(data_dir, jvm_extra_opts=[TOKENS, "-Dcassandra.auto_bootstrap=false"]))
+    for keyspace in keyspaces:
+        os.makedirs(os.path.join(data_dir, "data", keyspace, "t-1"))
+    os.makedirs(os.path.join(data_dir, "commitlog"))
+    attrs = fake._find("cdb1")
+    attrs["RestartCount"] = 2
+    attrs["State"].update(Running=True, Restarting=True)
+    fake.logs_of["cdb1"] = [b"INFO Initializing system.local\n", b"ERROR Unable to contact any seeds!\n"]
+
+
+def test_a_failed_first_boot_is_seen_in_the_plan(fake: FakeEngine, data_dir: str) -> None:
+    crashed_first_boot(fake, data_dir)
+    seen = run(fake, spec(data_dir, jvm_extra_opts=[TOKENS, "-Dcassandra.auto_bootstrap=false"]), check_mode=True)["observed"]
+    assert (seen["data_present"], seen["first_boot_only"], seen["user_data"], seen["restarting"]) == (True, True, False, True)
+    assert seen["restarts"] == 2
+
+
+def test_first_boot_reset_empties_the_data_directory_and_starts_again(fake: FakeEngine, data_dir: str) -> None:
+    crashed_first_boot(fake, data_dir)
+    reset = spec(data_dir, state="first_boot_reset")
+    check = run(fake, reset, check_mode=True)
+    assert check["actions"] == ["stopped cdb1", f"emptied {data_dir}", "started cdb1 again"]
+    assert sorted(os.listdir(data_dir)) == ["commitlog", "data"]
+    fake.calls.clear()
+    real = run(fake, reset)
+    assert real["changed"] and os.listdir(data_dir) == []
+    assert fake.calls == ["stop cdb1 120", "start cdb1"]
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ("served", "has served CQL"),
+        ("user_data", "holds the keyspaces weather"),
+        ("no_tokens", "carry no computed tokens"),
+        ("healthy", "runs and has not crashed"),
+    ],
+)
+def test_first_boot_reset_never_empties_a_node_that_holds_or_held_data(
+    fake: FakeEngine, data_dir: str, change: str, reason: str
+) -> None:
+    crashed_first_boot(fake, data_dir, ("system", "weather") if change == "user_data" else ("system",))
+    attrs = fake._find("cdb1")
+    if change == "served":
+        fake.logs_of["cdb1"] = [b"INFO Starting listening for CQL ", b"clients on /0.0.0.0:9042\n", b"ERROR later\n"]
+    if change == "no_tokens":
+        attrs["Config"]["Env"] = [e for e in attrs["Config"]["Env"] if not e.startswith("JVM_EXTRA_OPTS=")]
+    if change == "healthy":
+        attrs["RestartCount"] = 0
+        attrs["State"].update(Running=True, Restarting=False)
+    before = sorted(os.listdir(data_dir))
+    fake.calls.clear()
+    with pytest.raises(engine.NodeError, match=reason):
+        run(fake, spec(data_dir, state="first_boot_reset"))
+    assert sorted(os.listdir(data_dir)) == before and fake.calls == []
 
 
 def test_cassandra_yaml_is_written_before_first_start(fake: FakeEngine, data_dir: str) -> None:
