@@ -103,3 +103,15 @@ def test_wait_report_reads_plain_results() -> None:
     result = {"item": {"name": "cdb1"}, "rc": 3, "stdout": "not listening for CQL yet\n@@corral-glance 1\nx\n@@corral-glance 1\n"}
     seen = wait_report([result], ["10.42.0.48"], {"listen": True, "ring": True, "cql": True, "schema": False})
     assert seen == {"problems": ["cdb1: not listening for CQL"], "ring_views": []}
+
+
+def test_status_table_is_a_list_of_lines() -> None:
+    """A debug msg that is a list prints one line per row with Ansible's default callback and result format."""
+    hosts = FILTERS["cassandra_stack_swarm_hosts"](SWARM_NODES, HOST_INFOS)
+    stack = FILTERS["cassandra_stack_model"](SETTINGS, hosts, SUBNETS)
+    missing = [{"item": node, "exists": False} for node in stack["nodes"]]
+    lines = FILTERS["cassandra_stack_status_table"](stack, missing, [])
+    assert isinstance(lines, list) and all(isinstance(line, str) and "\n" not in line for line in lines)
+    assert lines[0].startswith("Stack CassandraDB:") and lines[1].split()[0] == "NODE"
+    assert [line.split()[0] for line in lines[2:5]] == ["cdb1", "cdb2", "cdb3"]
+    assert lines[-1] == "0 of 3 nodes Up/Normal as all their peers see them"
