@@ -40,6 +40,7 @@ def test_dev_up_builds_the_inventory_version_and_the_readme_upgrade_target() -> 
 def test_connect_names_the_stack_and_superuser_the_lab_runs() -> None:
     defaults = yaml.safe_load((ROOT / "roles/cassandra_stack/defaults/main.yml").read_text())
     inventory = yaml.safe_load((ROOT / "inventories/lab/group_vars/all.yml").read_text())
+
     def effective(name: str) -> str:
         return str(inventory.get(name, defaults[name]))
 
