@@ -17,6 +17,14 @@ LAB_HOSTS=(
 LAB_HOST_IMAGE="corral/lab-host:bookworm"
 LAB_BUSYBOX_IMAGE="corral/busybox:stable"
 LAB_SSH_USER="corral"
+# What ./dev up builds and connects to: the lab inventory's classic replay. Cassandra 3.9
+# (cassandra_stack_version in inventories/lab/group_vars/all.yml), then upgrade.yml -e version=3.10.
+# `lab/lab.sh create` and `images` with no version, as ./dev test and `./dev lab images` run them,
+# build every line of lab/images/cassandra/versions.tsv (the scenarios use 4.1.10 and 5.0.8 too).
+# tests/unit/lab/test_config.py checks these against the inventory, the role defaults and the README.
+LAB_UP_CASSANDRA_VERSIONS=(3.9 3.10)
+LAB_STACK="CassandraDB"     # cassandra_stack_name, the role's default
+LAB_SUPERUSER="admin"       # cassandra_stack_superuser_name, the role's default
 
 log() { printf '\033[1m[lab]\033[0m %s\n' "$*" >&2; }
 die() { printf '[lab] ERROR: %s\n' "$*" >&2; exit 1; }

@@ -103,7 +103,8 @@ def cql_error(result: dict[str, Any], secret: str = "") -> str:
 
 def status_table(
     stack: dict[str, Any], containers: list[Any], views: list[Any], copies: list[Any] | None = None
-) -> str:
+) -> list[str]:
+    """The cluster table as a list of lines, for a debug msg that reads well with any callback."""
     return status.status_table(_plain(stack), _plain(containers), _plain(views), _plain(copies))
 
 

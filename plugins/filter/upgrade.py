@@ -87,7 +87,7 @@ def schema_witness(plan_: dict[str, Any], todo: list[Any], name: str) -> dict[st
     return upgrade.schema_witness(_plain(plan_), _plain(todo), str(name))
 
 
-def summary(plan_: dict[str, Any], todo: list[Any]) -> str:
+def summary(plan_: dict[str, Any], todo: list[Any]) -> list[str]:
     return upgrade.summary(_plain(plan_), _plain(todo))
 
 

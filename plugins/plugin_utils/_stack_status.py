@@ -143,8 +143,10 @@ def status_rows(
     return rows
 
 
-def render_table(rows: list[dict[str, str]], title: str = "") -> str:
-    """Rows as aligned text columns under a header."""
+def render_table(rows: list[dict[str, str]], title: str = "") -> list[str]:
+    """Rows as aligned text columns under a header, one string per line: a task's debug msg that is a
+    list prints one line per row with any callback and result format (a string with newlines prints as
+    one escaped line with Ansible's defaults)."""
     columns = COLUMNS + ((UPGRADE_COLUMN,) if any(UPGRADE_COLUMN in row for row in rows) else ())
     widths = {column: len(column) for column in columns}
     for row in rows:
@@ -156,7 +158,7 @@ def render_table(rows: list[dict[str, str]], title: str = "") -> str:
     up = sum(1 for row in rows if row["STATE"] == "UN" and row["NODE"] != "(not in the stack)")
     known = sum(1 for row in rows if row["NODE"] != "(not in the stack)")
     lines.append(f"{up} of {known} nodes Up/Normal as all their peers see them")
-    return "\n".join(lines)
+    return lines
 
 
 def status_table(
@@ -164,6 +166,6 @@ def status_table(
     containers: list[dict[str, Any]],
     views: list[dict[str, Any]],
     copies: list[dict[str, Any]] | None = None,
-) -> str:
+) -> list[str]:
     title = f"Stack {stack['name']}: cluster {stack['cluster_name']!r}, image {stack['image']}"
     return render_table(status_rows(stack, containers, views, copies), title)

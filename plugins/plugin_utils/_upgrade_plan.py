@@ -777,23 +777,25 @@ def _was_upgraded(plan_: dict[str, Any], name: str) -> bool:
     return bool(node["rollback"])
 
 
-def summary(plan_: dict[str, Any], todo: list[dict[str, Any]]) -> str:
-    """One line saying what will happen."""
+def summary(plan_: dict[str, Any], todo: list[dict[str, Any]]) -> list[str]:
+    """What will happen, one line per note and then the line of the action (a list, so that a debug msg
+    prints one line each with Ansible's default callback)."""
     action, target = plan_["action"], plan_["target"]
     names = ", ".join(step["name"] for step in todo)
-    notes = "; ".join(plan_["notes"])
-    prefix = f"{notes}; " if notes else ""
+    notes = [str(note) for note in plan_["notes"]]
     if action == "upgrade":
         if not todo:
-            return f"{prefix}every node already runs {target['image']} as asked: nothing to do"
-        return f"{prefix}upgrade to {target['image']}, one node at a time: {names}"
+            return [*notes, f"every node already runs {target['image']} as asked: nothing to do"]
+        return [*notes, f"upgrade to {target['image']}, one node at a time: {names}"]
     if action == "rollback":
         if not todo:
-            return f"{prefix}nothing to do"
-        return f"{prefix}roll back, one node at a time: " + ", ".join(
-            f"{step['name']} to {step['rollback']['version']}" for step in todo
-        )
+            return [*notes, "nothing to do"]
+        return [
+            *notes,
+            "roll back, one node at a time: "
+            + ", ".join(f"{step['name']} to {step['rollback']['version']}" for step in todo),
+        ]
     if not todo:
-        return f"{prefix}nothing to do"
+        return [*notes, "nothing to do"]
     sstables = " after nodetool upgradesstables on each node" if plan_["major"] else ""
-    return f"{prefix}finish the upgrade to {target['version']}: remove the rollback copies of {names}{sstables}"
+    return [*notes, f"finish the upgrade to {target['version']}: remove the rollback copies of {names}{sstables}"]

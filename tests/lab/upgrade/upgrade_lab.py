@@ -56,6 +56,17 @@ def ring_states(status: str) -> dict[str, str]:
     return states
 
 
+def table_lines(stdout: str) -> list[str]:
+    """The lines of a playbook's output with the list-item marks of a debug msg that is a list taken off:
+    `- line` with the YAML result format, `"line",` with Ansible's default one."""
+    lines = []
+    for line in stdout.splitlines():
+        text = line.strip()
+        text = text[2:] if text.startswith("- ") else text
+        lines.append(text.rstrip(",").strip("'\""))
+    return lines
+
+
 def playbook_command(*args: str) -> dict[str, Any]:
     """ansible-playbook in the project root, with its own ansible.cfg (not Molecule's environment):
     the keyword arguments of subprocess.run or Popen."""

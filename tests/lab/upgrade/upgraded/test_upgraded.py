@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from upgrade_lab import DATA, FROM, NODES, TO, client_runs, image, overlay_ip, playbook, ring_states, verify_rows
+from upgrade_lab import DATA, FROM, NODES, TO, client_runs, image, overlay_ip, playbook, ring_states, table_lines, verify_rows
 
 testinfra_hosts = ["lab-manager"]
 
@@ -54,6 +54,6 @@ def test_the_client_saw_no_failed_operation() -> None:
 def test_status_table_shows_upgraded_nodes_and_rollback() -> None:
     result = playbook("playbooks/status.yml")
     assert result.returncode == 0, result.stdout[-2000:]
-    rows = [line for line in result.stdout.splitlines() if line.strip().startswith(tuple(NODES))]
+    rows = [line for line in table_lines(result.stdout) if line.startswith(tuple(NODES))]
     assert len(rows) == 3, result.stdout[-2000:]
     assert all(f"upgraded from {FROM}, rollback available" in row for row in rows), rows

@@ -96,3 +96,15 @@ def test_superuser_cql_takes_the_password_first() -> None:
 def test_cql_error_masks_the_secret() -> None:
     result = {"rc": 2, "stderr": "x\n<stdin>:1:SyntaxException: line 1 near 's3cret'\n", "stdout": ""}
     assert FILTERS["cassandra_stack_cql_error"](result, "s3cret") == "<stdin>:1:SyntaxException: line 1 near '********'"
+
+
+def test_status_table_is_a_list_of_lines() -> None:
+    """A debug msg that is a list prints one line per row with Ansible's default callback and result format."""
+    hosts = FILTERS["cassandra_stack_swarm_hosts"](SWARM_NODES, HOST_INFOS)
+    stack = FILTERS["cassandra_stack_model"](SETTINGS, hosts, SUBNETS)
+    missing = [{"item": node, "exists": False} for node in stack["nodes"]]
+    lines = FILTERS["cassandra_stack_status_table"](stack, missing, [])
+    assert isinstance(lines, list) and all(isinstance(line, str) and "\n" not in line for line in lines)
+    assert lines[0].startswith("Stack CassandraDB:") and lines[1].split()[0] == "NODE"
+    assert [line.split()[0] for line in lines[2:5]] == ["cdb1", "cdb2", "cdb3"]
+    assert lines[-1] == "0 of 3 nodes Up/Normal as all their peers see them"

@@ -27,7 +27,7 @@ def test_plan_steps_and_summary() -> None:
     assert plan["problems"] == []
     steps = FILTERS["cassandra_upgrade_steps"](plan, [{"item": NODE, "actions": ["recreated cdb1"]}])
     assert [step["name"] for step in steps] == ["cdb1"]
-    assert FILTERS["cassandra_upgrade_summary"](plan, steps).endswith("one node at a time: cdb1")
+    assert FILTERS["cassandra_upgrade_summary"](plan, steps)[-1].endswith("one node at a time: cdb1")
     assert FILTERS["cassandra_upgrade_health_expected"](plan) == [NODE]
 
 

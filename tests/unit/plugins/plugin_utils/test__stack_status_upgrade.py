@@ -27,7 +27,7 @@ def info(node: dict[str, Any], version: str | None, running: bool = True) -> dic
 def test_no_upgrade_column_without_rollback_copies() -> None:
     containers = [info(node, "3.10") for node in NODES]
     copies = [info(node, None) for node in NODES]
-    assert "UPGRADE" not in status_table(STACK, containers, [], copies).splitlines()[1]
+    assert "UPGRADE" not in status_table(STACK, containers, [], copies)[1]
     assert "UPGRADE" not in status_rows(STACK, containers, [], copies)[0]
 
 
@@ -40,7 +40,7 @@ def test_upgrade_column_during_an_upgrade() -> None:
         "at 3.10, no rollback copy",
         "not upgraded yet",
     ]
-    header = status_table(STACK, containers, [], copies).splitlines()[1]
+    header = status_table(STACK, containers, [], copies)[1]
     assert header.split()[-1] == "UPGRADE"
 
 

@@ -323,8 +323,17 @@ def test_node_failure_message_says_what_happened_and_how_to_go_on() -> None:
 def test_summary() -> None:
     plan = make_plan("upgrade", "3.10", "3.9", "3.9", "3.9")
     todo = upgrade.steps(plan, [module_result(node["name"], "recreated") for node in NODES])
-    assert upgrade.summary(plan, todo) == f"upgrade to {REPO}:3.10, one node at a time: cdb1, cdb2, cdb3"
-    assert upgrade.summary(plan, []).endswith("nothing to do")
+    assert upgrade.summary(plan, todo) == [f"upgrade to {REPO}:3.10, one node at a time: cdb1, cdb2, cdb3"]
+    assert upgrade.summary(plan, [])[-1].endswith("nothing to do")
+
+
+def test_summary_puts_each_note_on_its_own_line() -> None:
+    plan = make_plan("upgrade", "3.10", "3.10", "3.9", "3.9", copies=("3.9", None, None))
+    todo = upgrade.steps(plan, [module_result(node["name"], "recreated") for node in NODES[1:]])
+    assert plan["notes"] and all("\n" not in note for note in plan["notes"])
+    assert upgrade.summary(plan, todo) == [*plan["notes"], f"upgrade to {REPO}:3.10, one node at a time: cdb2, cdb3"]
+    finish = {**plan, "action": "finish", "notes": ["first", "second"]}
+    assert upgrade.summary(finish, [])[:-1] == ["first", "second"]
 
 
 # --- schema agreement during a major upgrade ----------------------------------------------------
