@@ -55,34 +55,6 @@ def wait_report(results: list[Any], expected_ips: list[str], gate: dict[str, Any
     return bringup.wait_report(_plain(results), [str(ip) for ip in expected_ips], _plain(gate))
 
 
-def ring_report(results: list[Any], expected_ips: list[str]) -> list[str]:
-    return output.ring_report(_plain(results), [str(ip) for ip in expected_ips])
-
-
-def cql_report(results: list[Any]) -> list[str]:
-    return output.cql_report(_plain(results))
-
-
-def schema_report(results: list[Any]) -> list[str]:
-    return output.schema_report(_plain(results))
-
-
-def glance(results: list[Any], expected_ips: list[str]) -> dict[str, Any]:
-    return output.glance(_plain(results), [str(ip) for ip in expected_ips])
-
-
-def ring_problems(stdout: str, expected_ips: list[str]) -> list[str]:
-    return output.ring_problems(str(stdout or ""), [str(ip) for ip in expected_ips])
-
-
-def schema_problems(stdout: str) -> list[str]:
-    return output.schema_problems(str(stdout or ""))
-
-
-def cql_answered(result: dict[str, Any]) -> bool:
-    return output.cql_answered(_plain(result))
-
-
 def cql_login_refused(result: dict[str, Any]) -> bool:
     return output.cql_login_refused(_plain(result))
 
@@ -123,13 +95,6 @@ class FilterModule:
             "cassandra_stack_phases": phases,
             "cassandra_stack_failures": failures,
             "cassandra_stack_wait_report": wait_report,
-            "cassandra_stack_ring_report": ring_report,
-            "cassandra_stack_cql_report": cql_report,
-            "cassandra_stack_schema_report": schema_report,
-            "cassandra_stack_glance": glance,
-            "cassandra_stack_ring_problems": ring_problems,
-            "cassandra_stack_schema_problems": schema_problems,
-            "cassandra_stack_cql_answered": cql_answered,
             "cassandra_stack_cql_login_refused": cql_login_refused,
             "cassandra_stack_auth_query": auth_query,
             "cassandra_stack_auth_state": auth_state,
