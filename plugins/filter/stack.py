@@ -18,15 +18,17 @@ from ansible_collections.corral.cassandra.plugins.plugin_utils import _stack_bri
 from ansible_collections.corral.cassandra.plugins.plugin_utils import _stack_model as model
 from ansible_collections.corral.cassandra.plugins.plugin_utils import _stack_status as status
 from ansible_collections.corral.cassandra.plugins.plugin_utils._filters import plain as _plain
-from ansible_collections.corral.cassandra.plugins.plugin_utils._filters import refused
+from ansible_collections.corral.cassandra.plugins.plugin_utils._filters import refused, refusing
 
 
+@refusing
 def swarm_hosts(swarm_nodes: list[dict[str, Any]], host_infos: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """docker_node_info nodes + {inventory host: docker_host_info host_info} -> swarm hosts for the model."""
     with refused("", model.StackError):
         return [asdict(host) for host in model.swarm_hosts(_plain(swarm_nodes), _plain(host_infos))]
 
 
+@refusing
 def stack_model(settings: dict[str, Any], hosts: list[dict[str, Any]], subnets: list[dict[str, Any]]) -> dict[str, Any]:
     """Role settings + swarm hosts + the overlay's IPAM config -> the validated, placed stack."""
     with refused("the Cassandra stack is not valid; nothing was changed", model.StackError):
@@ -38,6 +40,7 @@ def plan_guess(stack: dict[str, Any], fast_start: bool) -> list[dict[str, Any]]:
     return bringup.plan_guess(_plain(stack), bool(fast_start))
 
 
+@refusing
 def observe_plan(stack: dict[str, Any], plan_results: list[Any], fast_start: bool) -> dict[str, Any]:
     with refused("the Cassandra stack cannot be brought up; nothing was changed", model.StackError):
         return bringup.observe_plan(_plain(stack), _plain(plan_results), bool(fast_start))
@@ -63,6 +66,7 @@ def auth_query(superuser: str) -> str:
     return auth.auth_query(str(superuser))
 
 
+@refusing
 def auth_state(stdout: str, stack: dict[str, Any], superuser: str = "") -> dict[str, Any]:
     with refused("", ValueError):
         return auth.auth_state(str(stdout or ""), _plain(stack)["system_auth_replication"], str(superuser))
