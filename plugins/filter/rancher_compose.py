@@ -14,10 +14,11 @@ from typing import Any
 from ansible_collections.corral.cassandra.plugins.plugin_utils import _rancher_compose as compose
 from ansible_collections.corral.cassandra.plugins.plugin_utils import _rancher_placement as placement
 from ansible_collections.corral.cassandra.plugins.plugin_utils._filters import plain as _plain
-from ansible_collections.corral.cassandra.plugins.plugin_utils._filters import refused
+from ansible_collections.corral.cassandra.plugins.plugin_utils._filters import refused, refusing
 from ansible_collections.corral.cassandra.plugins.plugin_utils._rancher_model import RancherComposeError, RancherStack
 
 
+@refusing
 def parse(
     docker_compose: str,
     rancher_compose: str = "",
@@ -41,12 +42,14 @@ def parse(
     return _plain(stack.to_dict())
 
 
+@refusing
 def place(stack: dict[str, Any], hosts: dict[str, dict[str, str]]) -> dict[str, list[str]]:
     """A parsed stack + {host: its labels} -> {service: [host of each container]}."""
     with refused("the Rancher stack cannot be placed; nothing was changed", RancherComposeError):
         return placement.place_stack(RancherStack.from_dict(_plain(stack)), _plain(hosts))
 
 
+@refusing
 def render(stack: dict[str, Any], export_defaults: bool = True) -> dict[str, str]:
     """A stack -> {'docker-compose.yml': text, 'rancher-compose.yml': text}.
 

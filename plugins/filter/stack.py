@@ -18,15 +18,17 @@ from ansible_collections.corral.cassandra.plugins.plugin_utils import _stack_bri
 from ansible_collections.corral.cassandra.plugins.plugin_utils import _stack_model as model
 from ansible_collections.corral.cassandra.plugins.plugin_utils import _stack_status as status
 from ansible_collections.corral.cassandra.plugins.plugin_utils._filters import plain as _plain
-from ansible_collections.corral.cassandra.plugins.plugin_utils._filters import refused
+from ansible_collections.corral.cassandra.plugins.plugin_utils._filters import refused, refusing
 
 
+@refusing
 def swarm_hosts(swarm_nodes: list[dict[str, Any]], host_infos: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """docker_node_info nodes + {inventory host: docker_host_info host_info} -> swarm hosts for the model."""
     with refused("", model.StackError):
         return [asdict(host) for host in model.swarm_hosts(_plain(swarm_nodes), _plain(host_infos))]
 
 
+@refusing
 def stack_model(settings: dict[str, Any], hosts: list[dict[str, Any]], subnets: list[dict[str, Any]]) -> dict[str, Any]:
     """Role settings + swarm hosts + the overlay's IPAM config -> the validated, placed stack."""
     with refused("the Cassandra stack is not valid; nothing was changed", model.StackError):
@@ -38,6 +40,7 @@ def plan_guess(stack: dict[str, Any], fast_start: bool) -> list[dict[str, Any]]:
     return bringup.plan_guess(_plain(stack), bool(fast_start))
 
 
+@refusing
 def observe_plan(stack: dict[str, Any], plan_results: list[Any], fast_start: bool) -> dict[str, Any]:
     with refused("the Cassandra stack cannot be brought up; nothing was changed", model.StackError):
         return bringup.observe_plan(_plain(stack), _plain(plan_results), bool(fast_start))
@@ -51,32 +54,6 @@ def failures(registered: list[Any], hosts: list[str]) -> list[str]:
     return bringup.failures(_plain(registered), [str(host) for host in hosts])
 
 
-def ring_report(results: list[Any], expected_ips: list[str]) -> list[str]:
-    return output.ring_report(_plain(results), [str(ip) for ip in expected_ips])
-
-
-def cql_report(results: list[Any]) -> list[str]:
-    return output.cql_report(_plain(results))
-
-
-def schema_report(results: list[Any]) -> list[str]:
-    return output.schema_report(_plain(results))
-
-
-def glance(results: list[Any], expected_ips: list[str]) -> dict[str, Any]:
-    return output.glance(_plain(results), [str(ip) for ip in expected_ips])
-
-
-def ring_problems(stdout: str, expected_ips: list[str]) -> list[str]:
-    return output.ring_problems(str(stdout or ""), [str(ip) for ip in expected_ips])
-
-
-def schema_problems(stdout: str) -> list[str]:
-    return output.schema_problems(str(stdout or ""))
-
-
-def cql_answered(result: dict[str, Any]) -> bool:
-    return output.cql_answered(_plain(result))
 
 
 def cql_login_refused(result: dict[str, Any]) -> bool:
@@ -87,6 +64,7 @@ def auth_query(superuser: str) -> str:
     return auth.auth_query(str(superuser))
 
 
+@refusing
 def auth_state(stdout: str, stack: dict[str, Any], superuser: str = "") -> dict[str, Any]:
     with refused("", ValueError):
         return auth.auth_state(str(stdout or ""), _plain(stack)["system_auth_replication"], str(superuser))
@@ -119,13 +97,6 @@ class FilterModule:
             "cassandra_stack_observe_plan": observe_plan,
             "cassandra_stack_phases": phases,
             "cassandra_stack_failures": failures,
-            "cassandra_stack_ring_report": ring_report,
-            "cassandra_stack_cql_report": cql_report,
-            "cassandra_stack_schema_report": schema_report,
-            "cassandra_stack_glance": glance,
-            "cassandra_stack_ring_problems": ring_problems,
-            "cassandra_stack_schema_problems": schema_problems,
-            "cassandra_stack_cql_answered": cql_answered,
             "cassandra_stack_cql_login_refused": cql_login_refused,
             "cassandra_stack_auth_query": auth_query,
             "cassandra_stack_auth_state": auth_state,

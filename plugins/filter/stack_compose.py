@@ -13,16 +13,18 @@ from typing import Any
 
 from ansible_collections.corral.cassandra.plugins.plugin_utils import _stack_compose as stack_compose
 from ansible_collections.corral.cassandra.plugins.plugin_utils._filters import plain as _plain
-from ansible_collections.corral.cassandra.plugins.plugin_utils._filters import refused
+from ansible_collections.corral.cassandra.plugins.plugin_utils._filters import refused, refusing
 from ansible_collections.corral.cassandra.plugins.plugin_utils._rancher_model import RancherComposeError, RancherStack
 
 
+@refusing
 def from_containers(containers: list[Any], name: str, images: list[Any] | None = None) -> dict[str, Any]:
     """docker inspect of the stack's containers and of their images -> the stack as plain data."""
     with refused(f"the stack {name!r} cannot be exported; nothing was written", RancherComposeError):
         return _plain(stack_compose.from_containers(str(name), _plain(containers), _plain(images or [])).to_dict())
 
 
+@refusing
 def cassandra_settings(stack: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
     """A parsed stack + the settings in force -> cassandra_stack_* settings for its Cassandra services ({} if none)."""
     data = _plain(stack)
@@ -30,6 +32,7 @@ def cassandra_settings(stack: dict[str, Any], current: dict[str, Any]) -> dict[s
         return _plain(stack_compose.cassandra_settings(RancherStack.from_dict(data), _plain(current)))
 
 
+@refusing
 def plain_containers(stack: dict[str, Any], placement: dict[str, list[str]], network: str) -> list[dict[str, Any]]:
     """A parsed, placed stack -> the containers of its services that are not Cassandra."""
     with refused("the Rancher stack cannot be imported; nothing was changed", RancherComposeError):

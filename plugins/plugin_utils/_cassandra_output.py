@@ -175,39 +175,6 @@ def result_error(result: dict[str, Any]) -> str:
     return f"exit code {result.get('rc', '?')}"
 
 
-def _done(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [result for result in results or [] if isinstance(result, dict) and not result.get("skipped")]
-
-
-def ring_report(results: list[dict[str, Any]], expected_ips: list[str]) -> list[str]:
-    """From `nodetool status` results per node: who does not see the expected nodes Up/Normal, and why."""
-    report = []
-    for result in _done(results):
-        if result.get("rc") != 0:
-            report.append(f"{result_node_name(result)}: nodetool status failed: {result_error(result)}")
-            continue
-        problems = ring_problems(str(result.get("stdout", "")), expected_ips)
-        if problems:
-            report.append(f"{result_node_name(result)} sees {', '.join(problems)}")
-    return report
-
-
-def cql_report(results: list[dict[str, Any]]) -> list[str]:
-    """From cqlsh results per node: who does not answer CQL, and why."""
-    return [f"{result_node_name(result)}: {result_error(result)}" for result in _done(results) if not cql_answered(result)]
-
-
-def schema_report(results: list[dict[str, Any]]) -> list[str]:
-    """From `nodetool describecluster` results: why the schema is not agreed."""
-    report = []
-    for result in _done(results):
-        if result.get("rc") != 0:
-            report.append(f"{result_node_name(result)}: nodetool describecluster failed: {result_error(result)}")
-        else:
-            report.extend(schema_problems(str(result.get("stdout", ""))))
-    return report
-
-
 # --- one look at a node: ring, CQL and (on one node) the schema, from one exec -------------------------
 
 # Printed after each tool's output by the role's glance script, with the tool's exit code.
@@ -231,37 +198,3 @@ def split_glance(stdout: str) -> dict[str, dict[str, Any]]:
         else:
             lines.append(line)
     return parts
-
-
-def glance(results: list[dict[str, Any]], expected_ips: list[str]) -> dict[str, Any]:
-    """Glance results of the nodes -> {problems, ring_views}.
-
-    problems: why the cluster is not healthy ([] when every node sees every expected node Up/Normal,
-    answers CQL, and the node that read the schema sees one version); ring_views: each node's
-    `nodetool status` as the results of a task that ran it, for the status table.
-    """
-    problems: list[str] = []
-    views: list[dict[str, Any]] = []
-    schema_read = False
-    for result in _done(results):
-        name = result_node_name(result)
-        parts = split_glance(str(result.get("stdout") or "")) if result.get("rc") == 0 else {}
-        ring, cql = parts.get("ring"), parts.get("cql")
-        if ring is None or cql is None:
-            problems.append(f"{name}: no answer ({result_error(result)})")
-            continue
-        views.append({"item": result.get("item"), "rc": ring["rc"], "stdout": ring["stdout"]})
-        if ring["rc"] != 0:
-            problems.append(f"{name}: nodetool status failed")
-        else:
-            problems.extend(f"{name} sees {problem}" for problem in ring_problems(ring["stdout"], expected_ips))
-        if not cql_answered(cql):
-            problems.append(f"{name}: not answering CQL")
-        if "schema" in parts:
-            schema_read = True
-            schema = parts["schema"]
-            found = schema_problems(schema["stdout"]) if schema["rc"] == 0 else ["nodetool describecluster failed"]
-            problems.extend(f"{name} sees {problem}" for problem in found)
-    if not schema_read:
-        problems.append("no node read the schema versions")
-    return {"problems": problems, "ring_views": views}

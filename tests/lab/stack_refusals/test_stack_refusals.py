@@ -25,7 +25,7 @@ CLASSIC = [
 ]
 
 # Preflight tasks of roles/cassandra_stack: a refusal must come from one of them, before any change.
-MODEL_TASK = "Build the stack model and place its nodes"
+MODEL_TASK = "Refuse a stack that is not valid"
 IMAGES_TASK = "Check that every host has the images"
 
 

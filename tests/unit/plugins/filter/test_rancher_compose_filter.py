@@ -1,11 +1,10 @@
-"""The rancher_compose_* filter wrappers: names, plain data out, AnsibleFilterError with the library's text."""
+"""The rancher_compose_* filter wrappers: names, plain data out, refusals as {"error": the library's text}."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from ansible.errors import AnsibleFilterError
 from ansible_collections.corral.cassandra.plugins.filter.rancher_compose import FilterModule
 
 FILTERS = FilterModule().filters()
@@ -32,10 +31,9 @@ def test_parse_gives_plain_data() -> None:
     assert stack["services"]["data1"]["start_once"] is True
 
 
-def test_parse_refusal_is_a_filter_error_with_every_problem() -> None:
-    with pytest.raises(AnsibleFilterError) as info:
-        FILTERS["rancher_compose_parse"]("web:\n  image: ${TAG}\n  command: ${CMD}\n", name="Web")
-    assert info.value.message == (
+def test_parse_refusal_has_every_problem() -> None:
+    refused = FILTERS["rancher_compose_parse"]("web:\n  image: ${TAG}\n  command: ${CMD}\n", name="Web")
+    assert refused["error"] == (
         "the Rancher stack 'Web' cannot be imported; nothing was changed:\n"
         "docker-compose.yml: service 'web': image: variable TAG is not set\n"
         "docker-compose.yml: service 'web': command: variable CMD is not set"
@@ -48,9 +46,8 @@ def test_place_takes_the_parsed_stack() -> None:
         "web": ["lab-host1", "lab-host2"],
         "web-data": ["lab-host1", "lab-host2"],
     }
-    with pytest.raises(AnsibleFilterError) as info:
-        FILTERS["rancher_compose_place"](stack, {"lab-host3": {"hostname": "cassandra3"}})
-    assert info.value.message.startswith("the Rancher stack cannot be placed; nothing was changed:\nservice 'web': ")
+    refused = FILTERS["rancher_compose_place"](stack, {"lab-host3": {"hostname": "cassandra3"}})
+    assert refused["error"].startswith("the Rancher stack cannot be placed; nothing was changed:\nservice 'web': ")
 
 
 def test_render_reads_back_to_the_parsed_stack() -> None:
@@ -70,9 +67,16 @@ def test_render_export_defaults(export_defaults: bool, expected: bool) -> None:
     assert ("web-data:\n    scale: 2\n    retain_ip: true\n" in written["rancher-compose.yml"]) is expected
 
 
-def test_render_refusal_is_a_filter_error() -> None:
+def test_render_refusal() -> None:
     stack = FILTERS["rancher_compose_parse"](*files("web"), name="Web")
     stack["services"]["web"]["links"] = ["db"]
-    with pytest.raises(AnsibleFilterError) as info:
-        FILTERS["rancher_compose_render"](stack)
-    assert info.value.message == "the Rancher stack cannot be exported:\nservice 'web': unknown fields links"
+    assert FILTERS["rancher_compose_render"](stack) == {
+        "error": "the Rancher stack cannot be exported:\nservice 'web': unknown fields links"
+    }
+
+
+def test_place_and_render_hand_a_parse_refusal_on() -> None:
+    refused = FILTERS["rancher_compose_parse"]("web: [", name="Web")
+    assert list(refused) == ["error"]
+    assert FILTERS["rancher_compose_place"](refused, LAB_HOSTS) == refused
+    assert FILTERS["rancher_compose_render"](refused) == refused

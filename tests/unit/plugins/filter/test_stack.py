@@ -1,4 +1,4 @@
-"""The filter wrappers: names, plain data out, AnsibleFilterError with the model's text."""
+"""The filter wrappers: names, plain data out, refusals as {"error": the model's text}."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import copy
 from typing import Any
 
 import pytest
-from ansible.errors import AnsibleFilterError
 from ansible_collections.corral.cassandra.plugins.filter.stack import FilterModule
 from ansible_collections.corral.cassandra.plugins.plugin_utils._stack_model import DEFAULT_NODES
 
@@ -58,34 +57,37 @@ def test_model_from_swarm_inspect_output() -> None:
         ([{**DEFAULT_NODES[0], "seed": False}], "no node is a seed"),
     ],
 )
-def test_model_errors_become_filter_errors(nodes: list[dict[str, Any]], message: str) -> None:
+def test_model_errors_become_refusals(nodes: list[dict[str, Any]], message: str) -> None:
     hosts = FILTERS["cassandra_stack_swarm_hosts"](SWARM_NODES, HOST_INFOS)
     settings = {**SETTINGS, "nodes": copy.deepcopy(nodes)}
-    with pytest.raises(AnsibleFilterError, match="nothing was changed") as raised:
-        FILTERS["cassandra_stack_model"](settings, hosts, SUBNETS)
-    assert message in str(raised.value)
+    refused = FILTERS["cassandra_stack_model"](settings, hosts, SUBNETS)
+    assert list(refused) == ["error"]
+    assert refused["error"].startswith("the Cassandra stack is not valid; nothing was changed:\n")
+    assert message in refused["error"]
 
 
-def test_swarm_hosts_error_becomes_filter_error() -> None:
+def test_swarm_hosts_refusal_is_handed_on_by_the_model() -> None:
     infos = {"a": {"Swarm": {"NodeID": "id1"}}, "b": {"Swarm": {"NodeID": "id1"}}}
-    with pytest.raises(AnsibleFilterError, match="same swarm node"):
-        FILTERS["cassandra_stack_swarm_hosts"](SWARM_NODES, infos)
+    hosts = FILTERS["cassandra_stack_swarm_hosts"](SWARM_NODES, infos)
+    assert hosts == {"error": "inventory hosts a and b are the same swarm node id1: list each machine once in the inventory"}
+    assert FILTERS["cassandra_stack_model"](SETTINGS, hosts, SUBNETS) == hosts
 
 
-def test_observe_error_becomes_filter_error() -> None:
+def test_observe_error_becomes_a_refusal() -> None:
     hosts = FILTERS["cassandra_stack_swarm_hosts"](SWARM_NODES, HOST_INFOS)
     stack = FILTERS["cassandra_stack_model"](SETTINGS, hosts, SUBNETS)
     plan = [
         {"item": node, "observed": {"data_present": node["name"] != "cdb1", "exists": False, "running": False}}
         for node in FILTERS["cassandra_stack_plan_guess"](stack, True)
     ]
-    with pytest.raises(AnsibleFilterError, match="seed nodes cdb1 have an empty data directory"):
-        FILTERS["cassandra_stack_observe_plan"](stack, plan, True)
+    refused = FILTERS["cassandra_stack_observe_plan"](stack, plan, True)
+    assert refused["error"].startswith("the Cassandra stack cannot be brought up; nothing was changed:\n")
+    assert "seed nodes cdb1 have an empty data directory" in refused["error"]
 
 
-def test_auth_state_error_becomes_filter_error() -> None:
-    with pytest.raises(AnsibleFilterError, match="cannot read the replication"):
-        FILTERS["cassandra_stack_auth_state"]("", {"system_auth_replication": {}})
+def test_auth_state_error_becomes_a_refusal() -> None:
+    refused = FILTERS["cassandra_stack_auth_state"]("", {"system_auth_replication": {}})
+    assert refused["error"].startswith("cannot read the replication")
 
 
 def test_superuser_cql_takes_the_password_first() -> None:

@@ -9,14 +9,10 @@ from ansible_collections.corral.cassandra.plugins.plugin_utils._cassandra_output
     cql_answered,
     cql_json_rows,
     cql_login_refused,
-    cql_report,
     describe_state,
-    glance,
     parse_ring,
     ring_problems,
-    ring_report,
     schema_problems,
-    schema_report,
     schema_versions,
     split_glance,
 )
@@ -233,51 +229,8 @@ def test_cql_json_rows() -> None:
     ]
 
 
-CDB1 = {"name": "cdb1"}
-CDB2 = {"name": "cdb2"}
-
-
-def test_ring_report() -> None:
-    results = [
-        {"item": CDB1, "rc": 0, "stdout": STATUS_3},
-        {"item": CDB2, "rc": 1, "stdout": "", "stderr": "error: Failed to connect to '127.0.0.1:7199'\n"},
-        {"item": {"name": "cdb3"}, "skipped": True},
-        {"item": {"name": "cdb4"}, "failed": True, "msg": "Container is not running"},
-    ]
-    assert ring_report(results, ["10.42.0.48", "10.42.0.49"]) == [
-        "cdb1 sees 10.42.0.49 is UJ (Up/Joining)",
-        "cdb2: nodetool status failed: error: Failed to connect to '127.0.0.1:7199'",
-        "cdb4: nodetool status failed: Container is not running",
-    ]
-    assert ring_report(results[:1], ["10.42.0.48"]) == []
-
-
-def test_cql_report() -> None:
-    results = [
-        {"item": CDB1, "rc": 1, "stderr": REFUSED_OLD},
-        {"item": CDB2, "rc": 1, "stderr": NOT_LISTENING},
-    ]
-    assert cql_report(results) == [f"cdb2: {NOT_LISTENING}"]
-
-
-@pytest.mark.parametrize(
-    ("result", "report"),
-    [
-        ({"item": CDB1, "rc": 0, "stdout": DESCRIBE_5}, []),
-        ({"item": CDB1, "rc": 0, "stdout": DESCRIBE_3}, ["unreachable: 10.42.0.50"]),
-        (
-            {"item": CDB1, "rc": 2, "stderr": "nodetool: connection refused"},
-            ["cdb1: nodetool describecluster failed: nodetool: connection refused"],
-        ),
-    ],
-)
-def test_schema_report(result: dict[str, Any], report: list[str]) -> None:
-    assert schema_report([result]) == report
-
-
 ALL_UN = STATUS_3.replace("UJ  ", "UN  ").replace("DN  ", "UN  ")
 ONE_SCHEMA = DESCRIBE_3.replace("10.42.0.49]", "10.42.0.49, 10.42.0.50]").replace("\t\tUNREACHABLE: [10.42.0.50]\n", "")
-IPS = ["10.42.0.48", "10.42.0.49", "10.42.0.50"]
 MARK = "@@corral-glance"
 
 
@@ -295,35 +248,3 @@ def test_split_glance() -> None:
     assert parts["ring"]["rc"] == 0 and parse_ring(parts["ring"]["stdout"])[0]["address"] == "10.42.0.48"
     assert parts["cql"] == {"rc": 2, "stdout": REFUSED_OLD}
     assert split_glance("no marks at all") == {}
-
-
-def test_glance_of_a_healthy_cluster() -> None:
-    results = [
-        glanced("cdb1", ALL_UN, (2, REFUSED_OLD), ONE_SCHEMA),
-        glanced("cdb2", ALL_UN, (2, REFUSED_LOGIN_FALSE)),
-        glanced("cdb3", ALL_UN, (0, "release_version\n 3.9")),
-        {"item": {"name": "cdb4"}, "skipped": True},
-    ]
-    seen = glance(results, IPS)
-    assert seen["problems"] == []
-    assert [(view["item"]["name"], view["rc"]) for view in seen["ring_views"]] == [("cdb1", 0), ("cdb2", 0), ("cdb3", 0)]
-    assert len(parse_ring(seen["ring_views"][1]["stdout"])) == 3
-
-
-def test_glance_finds_every_problem() -> None:
-    results = [
-        glanced("cdb1", STATUS_3, (2, REFUSED_OLD), DESCRIBE_3),
-        glanced("cdb2", ALL_UN, (1, NOT_LISTENING)),
-        {"item": {"name": "cdb3"}, "rc": 1, "stderr": "Error response from daemon: container cdb3 is not running"},
-    ]
-    assert glance(results, IPS)["problems"] == [
-        "cdb1 sees 10.42.0.49 is UJ (Up/Joining)",
-        "cdb1 sees 10.42.0.50 is DN (Down/Normal)",
-        "cdb1 sees unreachable: 10.42.0.50",
-        "cdb2: not answering CQL",
-        "cdb3: no answer (Error response from daemon: container cdb3 is not running)",
-    ]
-
-
-def test_glance_needs_the_schema_read_somewhere() -> None:
-    assert glance([glanced("cdb1", ALL_UN, (2, REFUSED_OLD))], IPS)["problems"] == ["no node read the schema versions"]

@@ -1,12 +1,11 @@
-"""What the filter plugins share: plain data, library errors as filter errors."""
+"""What the filter plugins share: plain data, library errors as refusals returned as data."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-from ansible.errors import AnsibleFilterError
-from ansible_collections.corral.cassandra.plugins.plugin_utils._filters import plain, refused
+from ansible_collections.corral.cassandra.plugins.plugin_utils._filters import Refusal, is_refusal, plain, refused, refusing
 
 
 class _Text(str):
@@ -34,9 +33,47 @@ def test_plain_strings_lose_their_subclass() -> None:
     ("what", "message"),
     [("the stack cannot be exported", "the stack cannot be exported:\nbad value"), ("", "bad value")],
 )
-def test_refused_wraps_only_the_named_errors(what: str, message: str) -> None:
-    with pytest.raises(AnsibleFilterError) as info, refused(what, ValueError):
+def test_refused_turns_only_the_named_errors_into_refusals(what: str, message: str) -> None:
+    with pytest.raises(Refusal) as info, refused(what, ValueError):
         raise ValueError("bad value")
-    assert info.value.message == message
+    assert str(info.value) == message
     with pytest.raises(KeyError), refused(what, ValueError):
         raise KeyError("other")
+
+
+@refusing
+def _double(value: int, check: Any = None) -> int:
+    with refused("cannot double", ValueError):
+        if value < 0:
+            raise ValueError(f"{value} is negative")
+        return value * 2
+
+
+def test_refusing_returns_the_refusal_as_data() -> None:
+    assert _double(2) == 4
+    assert _double(-1) == {"error": "cannot double:\n-1 is negative"}
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs"),
+    [(({"error": "first"},), {}), ((1, {"error": "first"}), {}), ((1,), {"check": {"error": "first"}})],
+)
+def test_refusing_hands_a_refusal_it_is_given_on(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    assert _double(*args, **kwargs) == {"error": "first"}
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [({"error": "x"}, True), ({"error": "x", "name": "y"}, False), ([], False), ("error", False), ({}, False)],
+)
+def test_is_refusal(value: Any, expected: bool) -> None:
+    assert is_refusal(value) is expected
+
+
+def test_refusing_lets_other_errors_through() -> None:
+    @refusing
+    def broken() -> None:
+        raise KeyError("a bug, not a refusal")
+
+    with pytest.raises(KeyError):
+        broken()
