@@ -54,8 +54,6 @@ def failures(registered: list[Any], hosts: list[str]) -> list[str]:
     return bringup.failures(_plain(registered), [str(host) for host in hosts])
 
 
-
-
 def cql_login_refused(result: dict[str, Any]) -> bool:
     return output.cql_login_refused(_plain(result))
 
