@@ -188,8 +188,12 @@ def phases(stack: dict[str, Any], observed: dict[str, Any], plan_results: list[d
 
     def to_apply(node: dict[str, Any]) -> dict[str, Any]:
         result = dict(node)
-        result["jvm_extra_opts"] = observed["nodes"][node["name"]]["apply_jvm_extra_opts"]
         result["actions"] = list((planned.get(node["name"]) or {}).get("actions") or [])
+        seen = observed["nodes"][node["name"]]
+        # Applied as planned: a container kept with its first-start options is only started, not recreated
+        # just to drop them; a node recreated anyway loses them.
+        recreated = any(str(action).startswith("recreated ") for action in result["actions"])
+        result["jvm_extra_opts"] = seen["apply_jvm_extra_opts"] if recreated else seen["plan_jvm_extra_opts"]
         # A running node about to be recreated or stopped is drained first: memtables flushed, no new writes.
         result["drain"] = observed["nodes"][node["name"]]["running"] and any(
             str(action).startswith(("recreated ", "stopped ")) for action in result["actions"]

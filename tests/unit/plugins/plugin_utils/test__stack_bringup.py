@@ -341,3 +341,15 @@ def test_no_reset_once_a_keyspace_of_the_users_exists() -> None:
     results = [planned(n, True, n["jvm_extra_opts"]) for n in guess]
     results[0]["observed"]["user_data"] = True
     assert observe_plan(stack, results, True)["heal_first_boot"] is False
+
+
+def test_a_stopped_node_keeps_its_first_start_options_when_it_is_only_started() -> None:
+    stack = lab_stack(["-Dx=1"])
+    nodes = stack["nodes"]
+    joiner = ["-Dx=1", *first(stack, "cdb2")]
+    containers = [container(nodes[0]), container(nodes[1], running=False, jvm=joiner), container(nodes[2])]
+    seen = observe(stack, containers, [data(n, True) for n in nodes], True)
+    started = phases(stack, seen, [{"item": nodes[1], "actions": ["started cdb2"]}])
+    assert started[0]["nodes"][0]["jvm_extra_opts"] == joiner
+    recreated = phases(stack, seen, [{"item": nodes[1], "actions": ["recreated cdb2: image changed", "started cdb2"]}])
+    assert recreated[0]["nodes"][0]["jvm_extra_opts"] == ["-Dx=1"]
