@@ -80,7 +80,8 @@ def test_a_failed_first_boot_is_reset_then_ready() -> None:
     action = Action([poll("restarting", 2, False), poll("running", 0, False), poll("running", 0, True)])
     result = waiter(action, heal_first_boot=True).wait()
     assert not result.get("failed") and result["changed"]
-    assert action.modules == [{"name": "cdb3", "state": "first_boot_reset", "data_container": "data3", "data_dir": "/cassandra/data"}]
+    reset = {"name": "cdb3", "state": "first_boot_reset", "data_container": "data3", "data_dir": "/cassandra/data"}
+    assert action.modules == [reset]
     assert result["healed"][0].startswith("cdb3: first boot failed (its container is restarting (restart 2))")
 
 
