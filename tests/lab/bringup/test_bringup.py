@@ -47,10 +47,14 @@ def log_of(node: str) -> str:
 
 
 class Killer:
-    """Kills a node's container (SIGKILL) whenever `ready(node)` holds, `times` times at most, until stopped."""
+    """Kills a node whenever `ready(node)` holds, `times` times at most, until stopped.
 
-    def __init__(self, node: str, ready: Callable[[str], bool], times: int) -> None:
-        self.node, self.ready, self.times = node, ready, times
+    crash=False: `docker kill`, which Docker takes for a stop (no restart). crash=True: SIGKILL to the JVM
+    from its host, as a crash, which the restart policy answers with a restart.
+    """
+
+    def __init__(self, node: str, ready: Callable[[str], bool], times: int, crash: bool = False) -> None:
+        self.node, self.ready, self.times, self.crash = node, ready, times, crash
         self.kills: list[float] = []
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -58,7 +62,12 @@ class Killer:
     def _run(self) -> None:
         while not self.stop.is_set() and len(self.kills) < self.times:
             if state(self.node)[0] == "running" and self.ready(self.node):
-                on_host(self.node, "docker", "kill", self.node)
+                if self.crash:
+                    pid = on_host(self.node, "docker", "inspect", "-f", "{{.State.Pid}}", self.node).stdout.strip()
+                    if pid.isdigit() and pid != "0":
+                        on_host(self.node, "kill", "-KILL", pid)
+                else:
+                    on_host(self.node, "docker", "kill", self.node)
                 self.kills.append(time.time())
             time.sleep(0.3)
 
@@ -133,7 +142,7 @@ def test_a_crashing_node_that_holds_data_is_reported_at_once_and_never_wiped(
     host1 = lab_host("lab-host1")
     write_rows(host1, "cdb1", "bringuptest", ROWS)
     before = host_id("cdb2")
-    with Killer("cdb2", lambda _node: True, times=1000):
+    with Killer("cdb2", lambda _node: True, times=1000, crash=True):
         deadline = time.monotonic() + 120
         while state("cdb2")[1] < 1 and time.monotonic() < deadline:
             time.sleep(1)
