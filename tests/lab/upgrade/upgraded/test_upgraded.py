@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable
 from typing import Any
 
-from upgrade_lab import DATA, FROM, NODES, TO, client_runs, image, overlay_ip, playbook, ring_states, table_lines, verify_rows
+from upgrade_lab import (
+    DATA,
+    FROM,
+    NODES,
+    TO,
+    client_runs,
+    image,
+    overlay_ip,
+    playbook,
+    playbook_command,
+    ring_states,
+    table_lines,
+    verify_rows,
+)
 
 testinfra_hosts = ["lab-manager"]
 
@@ -52,7 +66,10 @@ def test_the_client_saw_no_failed_operation() -> None:
 
 
 def test_status_table_shows_upgraded_nodes_and_rollback() -> None:
-    result = playbook("playbooks/status.yml")
+    # Ansible's default result format: one row per line (the YAML format folds long rows).
+    command = playbook_command("playbooks/status.yml")
+    command["env"]["ANSIBLE_CALLBACK_RESULT_FORMAT"] = "json"
+    result = subprocess.run(**command, capture_output=True, timeout=600, check=False)
     assert result.returncode == 0, result.stdout[-2000:]
     rows = [line for line in table_lines(result.stdout) if line.startswith(tuple(NODES))]
     assert len(rows) == 3, result.stdout[-2000:]
