@@ -14,7 +14,6 @@ from upgrade_lab import (
     client_runs,
     image,
     overlay_ip,
-    playbook,
     playbook_command,
     ring_states,
     table_lines,
