@@ -36,7 +36,7 @@ printf 'fresh 3-node cluster (stack stage, all UN): %4d s   ratio to one node: %
 # The cluster alone, like one node's figure: from the first node container's start to the end of the
 # last readiness wait (profile_tasks stamps each task's start to the second; the wait polls, so up to one
 # poll interval late). The rest of the stack stage is Ansible before the start and securing after it.
-ready=$(awk '/^TASK \[/ { if (waiting) { want = 1 } waiting = ($0 ~ /Wait until each node is ready/); next }
+ready=$(awk '/^TASK \[/ { if (waiting) { want = 1 } waiting = ($0 ~ /Wait: .*one schema/); next }
   want && /[0-9][0-9]:[0-9][0-9]:[0-9][0-9] [+-][0-9][0-9][0-9][0-9]/ { stamp = $2 " " $3 " " $4 " " $5 " " $6; want = 0 }
   END { print stamp }' "$log-three.log")
 first_start=$(for n in 1 2 3; do docker exec "corral-lab-host$n" docker inspect -f '{{.State.StartedAt}}' "cdb$n"; done \
