@@ -562,18 +562,19 @@ class NodeManager:
 
     def _observe(self, current: dict[str, Any] | None) -> None:
         config = (current or {}).get("Config") or {}
-        tables = os.path.join(self.spec.data_dir, "data")
-        keyspaces = sorted(os.listdir(tables)) if os.path.isdir(tables) else []
+        keyspaces = self._keyspaces()
         jvm_extra_opts = env_dict(config.get("Env")).get("JVM_EXTRA_OPTS") if current is not None else None
         user_data = any(keyspace not in SYSTEM_KEYSPACES for keyspace in keyspaces)
-        # A first boot that never finished: the node holds only what its own start wrote.
+        # A first boot that never finished: the node holds only what its own start wrote. Its log is read
+        # only when nothing else rules it out.
         first_boot_only = bool(
             keyspaces
             and current is not None
-            and not first_boot_refusals(jvm_extra_opts, keyspaces, self._has_served(current["Id"]), "crashed", 1)
+            and not first_boot_refusals(jvm_extra_opts, keyspaces, False, "crashed", 1)
+            and not self._has_served(current["Id"])
         )
         self.observed = {
-            "data_present": os.path.exists(tables),
+            "data_present": os.path.exists(os.path.join(self.spec.data_dir, "data")),
             "user_data": user_data,
             "first_boot_only": first_boot_only,
             "exists": current is not None,
@@ -639,6 +640,11 @@ class NodeManager:
 
     # --- a first boot that failed -------------------------------------------------------
 
+    def _keyspaces(self) -> list[str]:
+        """The keyspace directories in the node's data directory."""
+        tables = os.path.join(self.spec.data_dir, "data")
+        return sorted(os.listdir(tables)) if os.path.isdir(tables) else []
+
     def _has_served(self, container: str) -> bool:
         """Whether the container's log (from its creation) shows that Cassandra served CQL."""
         marker = SERVED_MARKER.encode()
@@ -665,11 +671,9 @@ class NodeManager:
                 f"{spec.name} is not reset: its data container {spec.data_container} binds {source or 'nothing'}, "
                 f"not {spec.data_dir}"
             )
-        tables = os.path.join(spec.data_dir, "data")
-        keyspaces = sorted(os.listdir(tables)) if os.path.isdir(tables) else []
         refusals = first_boot_refusals(
             env_dict((current.get("Config") or {}).get("Env")).get("JVM_EXTRA_OPTS"),
-            keyspaces,
+            self._keyspaces(),
             self._has_served(current["Id"]),
             _state(current),
             int(current.get("RestartCount") or 0),
