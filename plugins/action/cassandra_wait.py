@@ -19,7 +19,7 @@ from typing import Any
 
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
-from ansible_collections.corral.cassandra.plugins.plugin_utils._stack_wait import (
+from ansible_collections.corral.cassandra.plugins.plugin_utils._stack.wait import (
     Look,
     crashed,
     elapsed,

@@ -3,7 +3,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Filters for Rancher 1.x stack exports: read, place and write docker-compose.yml + rancher-compose.yml.
 
-Thin wrappers: the logic lives in plugins/plugin_utils/_rancher_*.py.
+Thin wrappers: the logic lives in plugins/plugin_utils/_compose/rancher*.py.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ansible_collections.corral.cassandra.plugins.plugin_utils import _rancher_compose as compose
-from ansible_collections.corral.cassandra.plugins.plugin_utils import _rancher_placement as placement
+from ansible_collections.corral.cassandra.plugins.plugin_utils._compose import rancher as compose
+from ansible_collections.corral.cassandra.plugins.plugin_utils._compose import rancher_placement as placement
+from ansible_collections.corral.cassandra.plugins.plugin_utils._compose.rancher_model import RancherComposeError, RancherStack
 from ansible_collections.corral.cassandra.plugins.plugin_utils._filters import plain as _plain
 from ansible_collections.corral.cassandra.plugins.plugin_utils._filters import refused, refusing
-from ansible_collections.corral.cassandra.plugins.plugin_utils._rancher_model import RancherComposeError, RancherStack
 
 
 @refusing

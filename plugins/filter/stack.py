@@ -3,7 +3,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Filters of the cassandra_stack role: the stack model, placement, bring-up phases, status.
 
-Thin wrappers: the logic lives in plugins/plugin_utils/_stack_*.py and _cassandra_output.py.
+Thin wrappers: the logic lives in plugins/plugin_utils/_stack/ and _cassandra_output.py.
 """
 
 from __future__ import annotations
@@ -13,12 +13,9 @@ from dataclasses import asdict
 from typing import Any
 
 from ansible_collections.corral.cassandra.plugins.plugin_utils import _cassandra_output as output
-from ansible_collections.corral.cassandra.plugins.plugin_utils import _stack_auth as auth
-from ansible_collections.corral.cassandra.plugins.plugin_utils import _stack_bringup as bringup
-from ansible_collections.corral.cassandra.plugins.plugin_utils import _stack_model as model
-from ansible_collections.corral.cassandra.plugins.plugin_utils import _stack_status as status
 from ansible_collections.corral.cassandra.plugins.plugin_utils._filters import plain as _plain
 from ansible_collections.corral.cassandra.plugins.plugin_utils._filters import refused, refusing
+from ansible_collections.corral.cassandra.plugins.plugin_utils._stack import auth, bringup, model, status
 
 
 @refusing

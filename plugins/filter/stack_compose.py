@@ -3,7 +3,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Filters of the stack_compose role: running containers -> stack (export), stack -> deployments (import).
 
-Thin wrappers: the logic lives in plugins/plugin_utils/_stack_compose.py.
+Thin wrappers: the logic lives in plugins/plugin_utils/_compose/stack.py.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ansible_collections.corral.cassandra.plugins.plugin_utils import _stack_compose as stack_compose
+from ansible_collections.corral.cassandra.plugins.plugin_utils._compose import stack as stack_compose
+from ansible_collections.corral.cassandra.plugins.plugin_utils._compose.rancher_model import RancherComposeError, RancherStack
 from ansible_collections.corral.cassandra.plugins.plugin_utils._filters import plain as _plain
 from ansible_collections.corral.cassandra.plugins.plugin_utils._filters import refused, refusing
-from ansible_collections.corral.cassandra.plugins.plugin_utils._rancher_model import RancherComposeError, RancherStack
 
 
 @refusing

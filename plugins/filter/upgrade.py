@@ -3,7 +3,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Filters of the cassandra_upgrade role: the upgrade's plan, its steps and its messages.
 
-Thin wrappers: the logic lives in plugins/plugin_utils/_upgrade_plan.py.
+Thin wrappers: the logic lives in plugins/plugin_utils/_upgrade/plan.py.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ansible_collections.corral.cassandra.plugins.plugin_utils import _upgrade_plan as upgrade
 from ansible_collections.corral.cassandra.plugins.plugin_utils._filters import plain as _plain
+from ansible_collections.corral.cassandra.plugins.plugin_utils._upgrade import plan as upgrade
 
 
 def plan(

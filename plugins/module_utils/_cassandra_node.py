@@ -148,7 +148,7 @@ def first_boot_refusals(jvm_extra_opts: str | None, keyspaces: list[str], served
     return reasons
 
 
-# The stack model (plugin_utils/_stack_model.py) checks values with these too, before any host is touched.
+# The stack model (plugin_utils/_stack/model.py) checks values with these too, before any host is touched.
 CONTAINER_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 HEAP_SIZE = re.compile(r"^[1-9][0-9]*[KkMmGg]?$")
 # Values the image entrypoint writes into files with sed: keep to characters that survive it.

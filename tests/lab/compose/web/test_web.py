@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible_collections.corral.cassandra.plugins.plugin_utils._rancher_compose import parse_stack, with_export_defaults
+from ansible_collections.corral.cassandra.plugins.plugin_utils._compose.rancher import parse_stack, with_export_defaults
 from compose_lab import (
     HOST_LABELS,
     LAB_REGISTRY,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from ansible_collections.corral.cassandra.plugins.filter.stack import FilterModule
-from ansible_collections.corral.cassandra.plugins.plugin_utils._stack_model import DEFAULT_NODES
+from ansible_collections.corral.cassandra.plugins.plugin_utils._stack.model import DEFAULT_NODES
 
 FILTERS = FilterModule().filters()
 

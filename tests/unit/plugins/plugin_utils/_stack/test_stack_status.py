@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible_collections.corral.cassandra.plugins.plugin_utils._stack_status import status_rows, status_table
+from ansible_collections.corral.cassandra.plugins.plugin_utils._stack.status import status_rows, status_table
 
 NODES = [
     {"name": "cdb1", "seed": True, "host": "lab-host1", "ip": "10.42.0.48", "dc": "dc1", "rack": "rack1"},

@@ -18,7 +18,7 @@ from collections.abc import Hashable, Iterable, Mapping
 from typing import Any
 
 import yaml
-from ansible_collections.corral.cassandra.plugins.plugin_utils._rancher_model import (
+from ansible_collections.corral.cassandra.plugins.plugin_utils._compose.rancher_model import (
     CASSANDRA_HEALTH_CHECK,
     GLOBAL,
     HOSTNAME_OVERRIDE,
@@ -37,7 +37,7 @@ from ansible_collections.corral.cassandra.plugins.plugin_utils._rancher_model im
     host_rule_fits,
     unit_fits,
 )
-from ansible_collections.corral.cassandra.plugins.plugin_utils._stack_model import StackError, parse_host_label
+from ansible_collections.corral.cassandra.plugins.plugin_utils._stack.model import StackError, parse_host_label
 
 DOCKER_COMPOSE = "docker-compose.yml"
 RANCHER_COMPOSE = "rancher-compose.yml"

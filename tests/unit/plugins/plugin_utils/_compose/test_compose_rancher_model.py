@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from ansible_collections.corral.cassandra.plugins.plugin_utils._rancher_model import (
+from ansible_collections.corral.cassandra.plugins.plugin_utils._compose.rancher_model import (
     HealthCheck,
     RancherComposeError,
     RancherStack,
@@ -14,7 +14,7 @@ from ansible_collections.corral.cassandra.plugins.plugin_utils._rancher_model im
     host_rule_fits,
     unit_fits,
 )
-from ansible_collections.corral.cassandra.plugins.plugin_utils._stack_model import HostLabel, StackError
+from ansible_collections.corral.cassandra.plugins.plugin_utils._stack.model import HostLabel, StackError
 
 
 def stack() -> RancherStack:

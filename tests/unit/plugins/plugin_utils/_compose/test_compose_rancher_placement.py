@@ -6,12 +6,12 @@ from pathlib import Path
 from textwrap import dedent
 
 import pytest
-from ansible_collections.corral.cassandra.plugins.plugin_utils import _rancher_placement
-from ansible_collections.corral.cassandra.plugins.plugin_utils._rancher_compose import parse_stack
-from ansible_collections.corral.cassandra.plugins.plugin_utils._rancher_model import RancherComposeError, RancherStack
-from ansible_collections.corral.cassandra.plugins.plugin_utils._rancher_placement import place_stack
+from ansible_collections.corral.cassandra.plugins.plugin_utils._compose import rancher_placement
+from ansible_collections.corral.cassandra.plugins.plugin_utils._compose.rancher import parse_stack
+from ansible_collections.corral.cassandra.plugins.plugin_utils._compose.rancher_model import RancherComposeError, RancherStack
+from ansible_collections.corral.cassandra.plugins.plugin_utils._compose.rancher_placement import place_stack
 
-FIXTURES = Path(__file__).resolve().parents[3] / "unit" / "fixtures" / "rancher"
+FIXTURES = Path(__file__).resolve().parents[4] / "unit" / "fixtures" / "rancher"
 LAB_HOSTS = {f"lab-host{n}": {"hostname": f"cassandra{n}"} for n in (1, 2, 3)}
 SPREAD = (
     "io.rancher.scheduler.affinity:container_label_ne: io.rancher.stack_service.name=$${stack_name}/$${service_name}"
@@ -190,7 +190,7 @@ def test_deterministic_whatever_the_order_of_hosts() -> None:
 
 
 def test_gives_up_rather_than_search_forever(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_rancher_placement, "MAX_TRIES", 2)
+    monkeypatch.setattr(rancher_placement, "MAX_TRIES", 2)
     assert refusal("web:\n  image: x\n", HOSTS, "web:\n  scale: 3\n") == [
         "placing stack 'S' gave up after 2 tries: loosen its io.rancher.scheduler.affinity:container_label_ne rules"
     ]

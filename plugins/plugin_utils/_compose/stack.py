@@ -35,7 +35,7 @@ from ansible_collections.corral.cassandra.plugins.module_utils._cassandra_node_l
     STACK,
     canonical_json,
 )
-from ansible_collections.corral.cassandra.plugins.plugin_utils._rancher_model import (
+from ansible_collections.corral.cassandra.plugins.plugin_utils._compose.rancher_model import (
     RancherComposeError,
     RancherStack,
     Service,
@@ -49,7 +49,7 @@ ROLE_COMPOSE = "compose"
 DEFAULT_RESTART = "unless-stopped"
 # Containers an upgrade or a recreate keeps aside; not part of the stack's picture.
 ASIDE_SUFFIXES = ("-rollback", "-previous")
-# Bring-up options of a brand-new cluster (plugins/plugin_utils/_stack_model.py), not stack settings.
+# Bring-up options of a brand-new cluster (plugins/plugin_utils/_stack/model.py), not stack settings.
 FAST_START_OPTS = frozenset(
     {
         "-Dcassandra.skip_wait_for_gossip_to_settle=0",

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from ansible_collections.corral.cassandra.plugins.plugin_utils._stack_auth import (
+from ansible_collections.corral.cassandra.plugins.plugin_utils._stack.auth import (
     auth_query,
     auth_state,
     quote_identifier,

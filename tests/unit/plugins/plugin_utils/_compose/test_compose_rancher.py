@@ -8,13 +8,13 @@ from textwrap import dedent
 from typing import Any
 
 import pytest
-from ansible_collections.corral.cassandra.plugins.plugin_utils._rancher_compose import (
+from ansible_collections.corral.cassandra.plugins.plugin_utils._compose.rancher import (
     interpolate,
     parse_stack,
     render_stack,
     with_export_defaults,
 )
-from ansible_collections.corral.cassandra.plugins.plugin_utils._rancher_model import (
+from ansible_collections.corral.cassandra.plugins.plugin_utils._compose.rancher_model import (
     CASSANDRA_HEALTH_CHECK,
     HealthCheck,
     RancherComposeError,
@@ -23,7 +23,7 @@ from ansible_collections.corral.cassandra.plugins.plugin_utils._rancher_model im
     UpgradeStrategy,
 )
 
-FIXTURES = Path(__file__).resolve().parents[3] / "unit" / "fixtures" / "rancher"
+FIXTURES = Path(__file__).resolve().parents[4] / "unit" / "fixtures" / "rancher"
 LAB_HOSTS = {f"lab-host{n}": {"hostname": f"cassandra{n}"} for n in (1, 2, 3)}
 
 

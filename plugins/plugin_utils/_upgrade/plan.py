@@ -22,8 +22,8 @@ from ansible_collections.corral.cassandra.plugins.plugin_utils._cassandra_output
     ring_problems,
     schema_versions,
 )
-from ansible_collections.corral.cassandra.plugins.plugin_utils._stack_bringup import container_env, image_tag
-from ansible_collections.corral.cassandra.plugins.plugin_utils._stack_status import _results_by_node
+from ansible_collections.corral.cassandra.plugins.plugin_utils._stack.bringup import container_env, image_tag
+from ansible_collections.corral.cassandra.plugins.plugin_utils._stack.status import _results_by_node
 
 ACTIONS = ("upgrade", "finish", "rollback")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ansible_collections.corral.cassandra.plugins.plugin_utils._cassandra_output import parse_ring
-from ansible_collections.corral.cassandra.plugins.plugin_utils._stack_bringup import by_node, container_info, image_tag
+from ansible_collections.corral.cassandra.plugins.plugin_utils._stack.bringup import by_node, container_info, image_tag
 
 # The upgrade plan reads results by node the same way.
 _results_by_node = by_node

@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ansible_collections.corral.cassandra.plugins.plugin_utils import _rancher_compose as compose
-from ansible_collections.corral.cassandra.plugins.plugin_utils import _stack_compose as stack_compose
-from ansible_collections.corral.cassandra.plugins.plugin_utils._rancher_model import RancherComposeError
-from ansible_collections.corral.cassandra.plugins.plugin_utils._rancher_placement import place_stack
-from ansible_collections.corral.cassandra.plugins.plugin_utils._stack_model import SwarmHost, build_stack
+from ansible_collections.corral.cassandra.plugins.plugin_utils._compose import rancher as compose
+from ansible_collections.corral.cassandra.plugins.plugin_utils._compose import stack as stack_compose
+from ansible_collections.corral.cassandra.plugins.plugin_utils._compose.rancher_model import RancherComposeError
+from ansible_collections.corral.cassandra.plugins.plugin_utils._compose.rancher_placement import place_stack
+from ansible_collections.corral.cassandra.plugins.plugin_utils._stack.model import SwarmHost, build_stack
 
-FIXTURES = Path(__file__).parents[2] / "fixtures" / "rancher"
+FIXTURES = Path(__file__).parents[3] / "fixtures" / "rancher"
 IMAGE = "172.30.42.1:5000/corral/cassandra:3.9"
 BUSYBOX = "172.30.42.1:5000/corral/busybox:stable"
 HOSTS = {f"lab-host{i}": {"hostname": f"cassandra{i}"} for i in (1, 2, 3)}
@@ -274,7 +274,7 @@ def test_web_stack_becomes_plain_containers_spread_over_two_hosts() -> None:
 
 def test_the_lab_web_stack_as_the_compose_scenario_imports_it() -> None:
     """tests/lab/compose/stacks/web with CRLF line endings and its ${VAR}s: the plan its lab test checks."""
-    lab = Path(__file__).parents[3] / "lab" / "compose" / "stacks" / "web"
+    lab = Path(__file__).parents[4] / "lab" / "compose" / "stacks" / "web"
     crlf = [(lab / name).read_text().replace("\n", "\r\n") for name in ("docker-compose.yml", "rancher-compose.yml")]
     stack = compose.parse_stack(
         "web", *crlf, variables={"REGISTRY": "172.30.42.1:5000", "PORT": 8080}, subnet="10.42.0.0/16", hosts=HOSTS

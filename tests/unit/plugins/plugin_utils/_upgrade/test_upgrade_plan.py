@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from ansible_collections.corral.cassandra.plugins.plugin_utils import _upgrade_plan as upgrade
-from ansible_collections.corral.cassandra.plugins.plugin_utils._upgrade_plan import Version, parse_version
+from ansible_collections.corral.cassandra.plugins.plugin_utils._upgrade import plan as upgrade
+from ansible_collections.corral.cassandra.plugins.plugin_utils._upgrade.plan import Version, parse_version
 
 REPO = "reg:5000/corral/cassandra"
 NODES: list[dict[str, Any]] = [

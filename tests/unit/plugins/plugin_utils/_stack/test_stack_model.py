@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 import pytest
-from ansible_collections.corral.cassandra.plugins.plugin_utils._stack_model import (
+from ansible_collections.corral.cassandra.plugins.plugin_utils._stack.model import (
     DEFAULT_NODES,
     StackError,
     SwarmHost,

@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 import pytest
-from ansible_collections.corral.cassandra.plugins.plugin_utils._stack_bringup import (
+from ansible_collections.corral.cassandra.plugins.plugin_utils._stack.bringup import (
     failures,
     image_tag,
     observe,
@@ -14,7 +14,7 @@ from ansible_collections.corral.cassandra.plugins.plugin_utils._stack_bringup im
     phases,
     plan_guess,
 )
-from ansible_collections.corral.cassandra.plugins.plugin_utils._stack_model import (
+from ansible_collections.corral.cassandra.plugins.plugin_utils._stack.model import (
     DEFAULT_NODES,
     LEGACY_FAST_START_JVM_OPTS,
     StackError,

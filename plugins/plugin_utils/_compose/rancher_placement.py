@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ansible_collections.corral.cassandra.plugins.plugin_utils._rancher_model import (
+from ansible_collections.corral.cassandra.plugins.plugin_utils._compose.rancher_model import (
     GLOBAL,
     RULE_LABELS,
     STACK_NAME_LABEL,

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 import yaml
-from ansible_collections.corral.cassandra.plugins.plugin_utils import _upgrade_plan as upgrade
+from ansible_collections.corral.cassandra.plugins.plugin_utils._upgrade import plan as upgrade
 
-ROLE_VARS = Path(__file__).resolve().parents[4] / "roles" / "cassandra_upgrade" / "vars" / "main.yml"
+ROLE_VARS = Path(__file__).resolve().parents[5] / "roles" / "cassandra_upgrade" / "vars" / "main.yml"
 NODES: list[dict[str, Any]] = [
     {"name": "cdb1", "seed": True, "host": "lab-host1", "ip": "10.42.0.48"},
     {"name": "cdb2", "seed": False, "host": "lab-host2", "ip": "10.42.0.49"},

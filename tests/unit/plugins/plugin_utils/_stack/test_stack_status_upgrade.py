@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible_collections.corral.cassandra.plugins.plugin_utils._stack_status import status_rows, status_table
+from ansible_collections.corral.cassandra.plugins.plugin_utils._stack.status import status_rows, status_table
 
 REPO = "reg:5000/corral/cassandra"
 NODES = [

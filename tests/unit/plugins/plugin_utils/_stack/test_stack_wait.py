@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ansible_collections.corral.cassandra.plugins.plugin_utils._stack_wait import (
+from ansible_collections.corral.cassandra.plugins.plugin_utils._stack.wait import (
     Look,
     crashed,
     judge,

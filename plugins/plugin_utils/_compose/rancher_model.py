@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from ansible_collections.corral.cassandra.plugins.plugin_utils._stack_model import (
+from ansible_collections.corral.cassandra.plugins.plugin_utils._stack.model import (
     HostLabel,
     parse_host_label,
 )

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ansible_collections.corral.cassandra.plugins.module_utils._cassandra_node import env_dict
-from ansible_collections.corral.cassandra.plugins.plugin_utils._stack_model import (
+from ansible_collections.corral.cassandra.plugins.plugin_utils._stack.model import (
     StackError,
     is_fast_start_option,
 )
