@@ -137,17 +137,16 @@ def mismatch(expected: list[str], output: str) -> str | None:
         if line.strip() == GAP:
             segments.append([])
         else:
-            segments[-1].append(normalise(line))
+            segments[-1].append(line)
     position = 0
-    for segment in segments:
-        if not segment:
-            continue
-        found = _find(segment, seen, position)
+    for segment in filter(None, segments):
+        wanted = [normalise(line) for line in segment]
+        found = _find(wanted, seen, position)
         if found < 0:
-            first = _find(segment[:1], seen, position)
+            first = _find(wanted[:1], seen, position)
             hint = "its first line is not there" if first < 0 else f"it differs after output line {first + 1}"
             return "these lines are not in the output, together and in this order (" + hint + "):\n" + "\n".join(segment)
-        position = found + len(segment)
+        position = found + len(wanted)
     return None
 
 

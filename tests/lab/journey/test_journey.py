@@ -48,6 +48,11 @@ def tail(output: str, lines: int = 40) -> str:
     return "\n".join(output.splitlines()[-lines:])
 
 
+def git_status() -> str:
+    return subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=ROOT, capture_output=True,
+                          text=True, check=True).stdout
+
+
 def readme_steps() -> list[Step]:
     return journey_steps((ROOT / "README.md").read_text())
 
@@ -59,6 +64,7 @@ def test_the_readme_journey_runs_as_printed() -> None:
     assert sum(1 for step in steps if step.expected) >= 2, "the README's journey shows fewer than two outputs"
 
     env = user_env()
+    before = git_status()
     state: list[str] = []
     timings: list[str] = []
     for number, step in enumerate(steps, 1):
@@ -74,6 +80,11 @@ def test_the_readme_journey_runs_as_printed() -> None:
         if step.stateful:
             state.append(step.command)
     print("\n".join(timings))
+
+    # What the journey wrote (the export in stacks/, logs in .cache/) is nothing git or the linters see.
+    assert git_status() == before
+    rc, output, _ = run([str(VENV_BIN / "yamllint"), "-s", "."], LOGS / "yamllint.log", ROOT, env)
+    assert rc == 0, f"yamllint of the checkout after the journey:\n{tail(output)}"
 
 
 def test_the_installed_collection_runs_by_name(tmp_path: Path) -> None:
