@@ -166,12 +166,18 @@ def result_node_name(result: dict[str, Any]) -> str:
     return str(item.get("name")) if isinstance(item, dict) else "?"
 
 
+def last_line(text: Any, limit: int = 300) -> str:
+    """The last non-empty line of a text, stripped and cut at limit characters; '' when there is none."""
+    lines = [line.strip() for line in str(text or "").splitlines() if line.strip()]
+    return lines[-1][:limit] if lines else ""
+
+
 def result_error(result: dict[str, Any]) -> str:
     """The last non-empty line of what went wrong (stderr, stdout or the module's msg)."""
     for text in (result.get("stderr"), result.get("msg"), result.get("stdout")):
-        lines = [line.strip() for line in str(text or "").splitlines() if line.strip()]
-        if lines:
-            return lines[-1]
+        line = last_line(text, limit=10_000)
+        if line:
+            return line
     return f"exit code {result.get('rc', '?')}"
 
 

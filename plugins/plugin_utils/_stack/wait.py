@@ -16,6 +16,7 @@ from typing import Any
 
 from ansible_collections.corral.cassandra.plugins.plugin_utils._cassandra_output import (
     cql_answered,
+    last_line,
     ring_problems,
     schema_problems,
 )
@@ -137,7 +138,7 @@ def judge(look: Look, gate: dict[str, Any], expected_ips: list[str]) -> dict[str
     if gate.get("ring"):
         found = ["no answer from nodetool status"] if ring is None else ring_problems(ring["stdout"], expected_ips)
         if ring is not None and ring["rc"] != 0:
-            found = [f"nodetool status failed: {_last_line(ring['stdout'])}"]
+            found = [f"nodetool status failed: {last_line(ring['stdout'])}"]
         problems.extend(f"sees {problem}" for problem in found)
         if not found:
             stage = "Up/Normal as its peers see it"
@@ -146,7 +147,7 @@ def judge(look: Look, gate: dict[str, Any], expected_ips: list[str]) -> dict[str
         if cql is not None and cql_answered(cql):
             stage = "answering CQL" if not problems else stage
         else:
-            problems.append(f"not answering CQL ({_last_line((cql or {}).get('stdout', '')) or 'no answer'})")
+            problems.append(f"not answering CQL ({last_line((cql or {}).get('stdout', '')) or 'no answer'})")
     schema = parts.get("schema")
     if schema is not None:
         found = schema_problems(schema["stdout"]) if schema["rc"] == 0 else ["nodetool describecluster failed"]
@@ -176,11 +177,6 @@ FIRST_ERROR_COMMAND = (
 
 def first_error_command(name: str) -> str:
     return FIRST_ERROR_COMMAND.format(name=shlex.quote(name))
-
-
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in str(text or "").splitlines() if line.strip()]
-    return lines[-1][:300] if lines else ""
 
 
 def restart_baseline(started: list[dict[str, Any]]) -> dict[str, int | None]:
