@@ -16,6 +16,7 @@ from ansible_collections.corral.cassandra.plugins.plugin_utils import _cassandra
 from ansible_collections.corral.cassandra.plugins.plugin_utils._filters import plain as _plain
 from ansible_collections.corral.cassandra.plugins.plugin_utils._filters import refused, refusing
 from ansible_collections.corral.cassandra.plugins.plugin_utils._stack import auth, bringup, model, status
+from ansible_collections.corral.cassandra.plugins.plugin_utils._upgrade import desired
 
 
 @refusing
@@ -41,6 +42,17 @@ def plan_guess(stack: dict[str, Any], fast_start: bool) -> list[dict[str, Any]]:
 def observe_plan(stack: dict[str, Any], plan_results: list[Any], fast_start: bool) -> dict[str, Any]:
     with refused("the Cassandra stack cannot be brought up; nothing was changed", model.StackError):
         return bringup.observe_plan(_plain(stack), _plain(plan_results), bool(fast_start))
+
+
+@refusing
+def running_state(stack: dict[str, Any], plan_results: list[Any]) -> dict[str, Any]:
+    """The stack model + the plan's node results -> {} when site.yml may go on; a refusal when the inventory's
+    version differs from what runs, or an upgrade is under way."""
+    with refused("the stack is left as it runs; nothing was changed", ValueError):
+        problems = desired.running_state_problems(_plain(stack), _plain(plan_results))
+        if problems:
+            raise ValueError("\n".join(problems))
+    return {}
 
 
 def phases(stack: dict[str, Any], observed: dict[str, Any], plan_results: list[Any]) -> list[dict[str, Any]]:
@@ -90,6 +102,7 @@ class FilterModule:
             "cassandra_stack_model": stack_model,
             "cassandra_stack_plan_guess": plan_guess,
             "cassandra_stack_observe_plan": observe_plan,
+            "cassandra_stack_running_state": running_state,
             "cassandra_stack_phases": phases,
             "cassandra_stack_failures": failures,
             "cassandra_stack_cql_login_refused": cql_login_refused,

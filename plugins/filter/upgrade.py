@@ -22,6 +22,11 @@ def plan(
     return upgrade.plan(_plain(stack), _plain(containers), _plain(copies), str(action), _plain(version))
 
 
+def recorded_stack(stack: dict[str, Any], containers: list[Any], copies: list[Any], action: str) -> dict[str, Any]:
+    """The stack model with the settings the containers record (finish: the upgraded ones; rollback: the copies)."""
+    return upgrade.recorded_stack(_plain(stack), _plain(containers), _plain(copies), str(action))
+
+
 def read_containers(stack: dict[str, Any], reads: dict[str, Any]) -> dict[str, Any]:
     """Each host's read look ({host: result}) -> containers and copies (what plan takes)."""
     return upgrade.read_containers(_plain(stack), _plain(reads))
@@ -98,6 +103,7 @@ class FilterModule:
         return {
             "cassandra_upgrade_plan": plan,
             "cassandra_upgrade_read_containers": read_containers,
+            "cassandra_upgrade_recorded_stack": recorded_stack,
             "cassandra_upgrade_steps": steps,
             "cassandra_upgrade_finish_problems": finish_problems,
             "cassandra_upgrade_health_expected": health_expected,

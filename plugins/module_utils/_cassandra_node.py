@@ -483,9 +483,29 @@ def build_spec(params: dict[str, Any]) -> NodeSpec:
         cassandra_yaml=cassandra_yaml,
         host_label=host_label,
         user_labels=_user_labels(params.get("labels") or {}),
+        settings=recorded_options(params, spec),
     )
     spec.data_labels = node_labels.data_labels(stack=stack, service=service, sidekick_of=name, host_label=host_label)
     return spec
+
+
+def recorded_options(params: dict[str, Any], spec: NodeSpec) -> dict[str, Any]:
+    """The options that shape the container, as the io.corral.settings label keeps them: called again with
+    these (and the cassandra_yaml label), the module finds nothing to change."""
+    normalised = {
+        "image": spec.image,
+        "busybox_image": spec.busybox_image,
+        "network": spec.network,
+        "ipv4_address": spec.ipv4_address,
+        "seeds": list(spec.seeds),
+        "data_container": spec.data_container,
+        "data_dir": spec.data_dir,
+        "published_ports": [port.text() for port in spec.published_ports],
+        "restart_policy": spec.restart_policy,
+        "env": {str(key): str(value) for key, value in (params.get("env") or {}).items()},
+        "jvm_extra_opts": [str(option) for option in params.get("jvm_extra_opts") or []],
+    }
+    return {option: normalised[option] if option in normalised else params.get(option) for option in node_labels.RECORDED_OPTIONS}
 
 
 # --- cassandra.yaml -----------------------------------------------------------------------
@@ -582,7 +602,13 @@ def _image_env_labels(image_attrs: dict[str, Any] | None) -> tuple[dict[str, str
     return env_dict(config.get("Env")), dict(config.get("Labels") or {})
 
 
-_DERIVED_LABELS = (node_labels.CONFIG_HASH, node_labels.CASSANDRA_YAML)
+# Records of what was asked for (the settings) or done (upgraded-from): never a reason to recreate a container.
+_DERIVED_LABELS = (
+    node_labels.CONFIG_HASH,
+    node_labels.CASSANDRA_YAML,
+    node_labels.SETTINGS,
+    node_labels.UPGRADED_FROM,
+)
 
 
 def _own_labels(container_labels: dict[str, str]) -> dict[str, str]:

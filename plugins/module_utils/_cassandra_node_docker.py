@@ -247,8 +247,7 @@ class NodeManager:
         stale = sorted(key for key, value in spec.data_labels.items() if labels.get(key) != value)
         if stale:
             self.warnings.append(
-                f"data container {spec.data_container} keeps its labels ({', '.join(stale)} differ): "
-                "it is never recreated"
+                f"data container {spec.data_container} keeps its labels ({', '.join(stale)} differ): it is never recreated"
             )
         return attrs
 
@@ -318,7 +317,7 @@ class NodeManager:
         except APIError as exc:
             raise NodeError(f"cannot write {real_path} into {spec.name}: {explain(exc)}") from None
 
-    def _create_cassandra(self, image_attrs: dict[str, Any]) -> str:
+    def _create_cassandra(self, image_attrs: dict[str, Any], upgraded_from: str = "") -> str:
         spec = self.spec
         client = self.client
         port_bindings: dict[str, list[tuple[str, int]]] = {}
@@ -338,6 +337,8 @@ class NodeManager:
         )
         labels = dict(spec.labels)
         labels[node_labels.CONFIG_HASH] = config_hash(spec)
+        if upgraded_from:
+            labels[node_labels.UPGRADED_FROM] = upgraded_from
         try:
             created = client.create_container(
                 image=spec.image,
@@ -420,11 +421,12 @@ class NodeManager:
                 self._stop(previous["Id"], previous_name)
             self._remove(previous["Id"], previous_name)
 
-    def _recreate(self, current: dict[str, Any], image_attrs: dict[str, Any], keep: bool = False) -> str:
+    def _recreate(self, current: dict[str, Any], image_attrs: dict[str, Any], keep: bool = False, upgraded_from: str = "") -> str:
         """Stop, set aside, create anew; on failure put the old container back as it was.
 
         keep: the old container stays, stopped, as the rollback copy '<name>-rollback' instead of
-        being removed once the new one runs.
+        being removed once the new one runs. upgraded_from: the image the upgrade started from, recorded on
+        the new container.
         """
         spec = self.spec
         old_id = str(current["Id"])
@@ -440,7 +442,7 @@ class NodeManager:
             raise NodeError(f"cannot rename {spec.name} to {previous_name}: {explain(exc)}") from None
         new_id: str | None = None
         try:
-            new_id = self._create_cassandra(image_attrs)
+            new_id = self._create_cassandra(image_attrs, upgraded_from)
             if spec.state == "present":
                 self._start(new_id)
         except NodeError as exc:
@@ -487,21 +489,29 @@ class NodeManager:
         running = _state(current) == "running"
         if current is None:
             self.actions.append(f"created {spec.name}")
+            # An upgrade interrupted after it set the old container aside: the new one records where it started.
+            copy = self._rollback_copy() if spec.rollback_copy == "keep" else None
+            upgraded_from = str(((copy or {}).get("Config") or {}).get("Image") or "")
             if not self.check_mode:
-                container_id = self._create_cassandra(_known(image_attrs, spec.image))
+                container_id = self._create_cassandra(_known(image_attrs, spec.image), upgraded_from)
             running = False
         elif reasons:
             self.actions.append(f"recreated {spec.name}: {'; '.join(reasons)}")
             # An upgrade keeps the container it started from: a copy already there is that one.
-            keep = spec.rollback_copy == "keep" and self._rollback_copy() is None
+            existing_copy = self._rollback_copy() if spec.rollback_copy == "keep" else None
+            keep = spec.rollback_copy == "keep" and existing_copy is None
+            image = (current.get("Config") or {}).get("Image", "")
+            # The upgrade's record on the new container: the image it started from (the copy's, when one is kept).
+            upgraded_from = ""
+            if spec.rollback_copy == "keep":
+                upgraded_from = image if existing_copy is None else str((existing_copy.get("Config") or {}).get("Image", ""))
             if keep:
-                image = (current.get("Config") or {}).get("Image", "")
                 copy_name = spec.name + ROLLBACK_SUFFIX
                 self.actions.append(f"kept the old {spec.name} ({image}) stopped as {copy_name}")
                 self.before["rollback_copy"] = {"name": copy_name, "state": "absent"}
                 self.after["rollback_copy"] = {"name": copy_name, "image": image, "state": "stopped"}
             if not self.check_mode:
-                container_id = self._recreate(current, _known(image_attrs, spec.image), keep=keep)
+                container_id = self._recreate(current, _known(image_attrs, spec.image), keep, upgraded_from)
             running = spec.state == "present"
             if spec.state == "present":
                 self.actions.append(f"started {spec.name}")
@@ -536,7 +546,11 @@ class NodeManager:
                 len(self.actions) - 1,
                 f"recreated {self.spec.name}: it could not rejoin {self.spec.network} ({exc.first_error})",
             )
-            return self._recreate(current, _known(image_attrs, self.spec.image))
+            # The same container again: it keeps the record of the upgrade that created it, if any.
+            labels = (current.get("Config") or {}).get("Labels") or {}
+            return self._recreate(
+                current, _known(image_attrs, self.spec.image), upgraded_from=str(labels.get(node_labels.UPGRADED_FROM) or "")
+            )
 
     def _container_info(self, container_id: str | None, image_attrs: dict[str, Any] | None) -> dict[str, Any]:
         spec = self.spec

@@ -23,6 +23,34 @@ HOST_LABEL = "io.corral.host-label"
 SEED = "io.corral.seed"
 CASSANDRA_YAML = "io.corral.cassandra-yaml"
 CONFIG_HASH = "io.corral.config-hash"
+# What the node was deployed with (the module's options, as a replay of them gives the same container), and,
+# on a container an upgrade created, the image of the container it replaced (kept as '<name>-rollback').
+SETTINGS = "io.corral.settings"
+UPGRADED_FROM = "io.corral.upgraded-from"
+# The options SETTINGS records (cassandra_yaml has its own label).
+RECORDED_OPTIONS = (
+    "image",
+    "busybox_image",
+    "network",
+    "ipv4_address",
+    "seeds",
+    "cluster_name",
+    "dc",
+    "rack",
+    "endpoint_snitch",
+    "num_tokens",
+    "max_heap_size",
+    "heap_newsize",
+    "jvm_extra_opts",
+    "env",
+    "published_ports",
+    "restart_policy",
+    "stack",
+    "service",
+    "host_label",
+    "data_container",
+    "data_dir",
+)
 
 ROLE_CASSANDRA = "cassandra"
 ROLE_DATA = "data"
@@ -43,9 +71,12 @@ def cassandra_labels(
     cassandra_yaml: dict[str, Any],
     host_label: str | None,
     user_labels: dict[str, str],
+    settings: dict[str, Any] | None = None,
 ) -> dict[str, str]:
     """Labels of the Cassandra container, without the config hash (computed over these)."""
     labels = dict(user_labels)
+    if settings is not None:
+        labels[SETTINGS] = canonical_json(settings)
     labels.update(
         {
             STACK: stack,
@@ -90,4 +121,19 @@ def read_labels(labels: dict[str, str] | None) -> dict[str, Any]:
     except ValueError:
         parsed = {}
     result["cassandra_yaml"] = parsed if isinstance(parsed, dict) else {}
+    result["settings"] = recorded_settings(labels)
     return result
+
+
+def recorded_settings(labels: dict[str, str] | None) -> dict[str, Any] | None:
+    """The options a container was deployed with (io.corral.settings, with its cassandra_yaml); None when it
+    carries no readable record (created before the label existed)."""
+    labels = labels or {}
+    try:
+        settings = json.loads(labels[SETTINGS])
+        cassandra_yaml = json.loads(labels.get(CASSANDRA_YAML, "{}"))
+    except (KeyError, ValueError):
+        return None
+    if not isinstance(settings, dict) or not isinstance(cassandra_yaml, dict):
+        return None
+    return {**settings, "cassandra_yaml": cassandra_yaml}

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ansible_collections.corral.cassandra.plugins.module_utils._cassandra_node import ROLLBACK_SUFFIX
+from ansible_collections.corral.cassandra.plugins.module_utils._cassandra_node_labels import UPGRADED_FROM, recorded_settings
 from ansible_collections.corral.cassandra.plugins.plugin_utils._cassandra_output import (
     cql_answered,
     describecluster_section,
@@ -140,6 +141,10 @@ def _running(container: dict[str, Any] | None) -> bool:
     return bool(container and (container.get("State") or {}).get("Running"))
 
 
+def _labels(container: dict[str, Any] | None) -> dict[str, str]:
+    return dict(((container or {}).get("Config") or {}).get("Labels") or {})
+
+
 def observe_nodes(stack: dict[str, Any], containers: list[dict[str, Any]], copies: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per node of the stack: its container and rollback copy as they are now."""
     by_container, by_copy = _results_by_node(containers), _results_by_node(copies)
@@ -159,7 +164,11 @@ def observe_nodes(stack: dict[str, Any], containers: list[dict[str, Any]], copie
                 "ip": node["ip"],
                 "seed": bool(node.get("seed")),
                 "container": "absent" if container is None else "running" if _running(container) else "stopped",
+                # Docker's word for it (exited, created, restarting, ...), for messages.
+                "state": str((container.get("State") or {}).get("Status") or "") if container else "absent",
                 "id": container.get("Id") if container else None,
+                # The record of the upgrade that created this container: the image it started from.
+                "upgraded_from": _labels(container).get(UPGRADED_FROM) if container else None,
                 "image": (container.get("Config") or {}).get("Image", "") if container else "",
                 "version": str(version) if version else None,
                 # The model's own node, as the cassandra_stack tasks (nodes.yml, wait.yml) take it.
@@ -304,6 +313,22 @@ def _plan_upgrade(result: dict[str, Any], seen: _Seen, target: Version | None) -
         elif source.major < target.major:
             result["major"] = True
 
+    # A node down is a reason to stop, unless its recorded state shows it belongs to this same upgrade: it keeps
+    # its rollback copy, or its container was created by an upgrade to this version.
+    unexplained = [
+        node
+        for node in seen_down
+        if node["container"] != "absent"
+        and not node["rollback"]
+        and not (node["upgraded_from"] and node["version"] and parse_version(node["version"]) == target)
+    ]
+    for node in unexplained:
+        problems.append(
+            f"{node['name']} on {node['host']} is not running (its container is {node['state'] or 'stopped'}) and "
+            f"carries no record of an upgrade to {version} (no rollback copy, no io.corral.upgraded-from on a "
+            f"{version} container): an upgrade never starts while a node is down. Start it (docker start "
+            f"{node['name']} on {node['host']}, or site.yml), wait until it is Up/Normal, and run the upgrade again"
+        )
     if len(seen_down) > 1:
         problems.append(
             f"{_names(seen_down)} are not running: with more than one node down, a rolling upgrade would leave "
@@ -385,6 +410,77 @@ def _plan_rollback(result: dict[str, Any], seen: _Seen, wanted: Version | None) 
     result["may_be_down"] = [node["name"] for node in down]
     # Nodes that are down first, then the others in the reverse of the upgrade's order.
     result["order"] = [node["name"] for node in down] + [node["name"] for node in reversed(with_copy) if node not in down]
+
+
+# --- the settings an upgrade ran with, from the containers ------------------------------------
+
+# Settings of the whole stack, as the node module's options record them (stack model key: option).
+_STACK_OPTIONS = {
+    "image": "image",
+    "busybox_image": "busybox_image",
+    "network": "network",
+    "seeds": "seeds",
+    "cluster_name": "cluster_name",
+    "endpoint_snitch": "endpoint_snitch",
+    "num_tokens": "num_tokens",
+    "max_heap_size": "max_heap_size",
+    "heap_newsize": "heap_newsize",
+    "restart_policy": "restart_policy",
+}
+# Settings of each node.
+_NODE_OPTIONS = {
+    "ip": "ipv4_address",
+    "host_label": "host_label",
+    "data_container": "data_container",
+    "data_dir": "data_dir",
+    "dc": "dc",
+    "rack": "rack",
+    "published_ports": "published_ports",
+    "env": "env",
+    "jvm_extra_opts": "jvm_extra_opts",
+    "cassandra_yaml": "cassandra_yaml",
+}
+
+
+def recorded_stack(
+    stack: dict[str, Any], containers: list[dict[str, Any]], copies: list[dict[str, Any]], action: str
+) -> dict[str, Any]:
+    """The stack model with the settings the nodes were deployed with, as their containers record them
+    (io.corral.settings): for finish, the upgraded containers' (what the upgrade ran with); for rollback, the
+    rollback copies' (what the nodes go back to). A node without a record keeps the model's settings, and so does a
+    stack-wide setting on which the records disagree. Other actions: the model as it is."""
+    if action not in ("finish", "rollback"):
+        return stack
+    by_container, by_copy = _results_by_node(containers), _results_by_node(copies)
+    records: dict[str, dict[str, Any]] = {}
+    for node in stack["nodes"]:
+        sources = (
+            [by_copy.get(node["name"]), by_container.get(node["name"])]
+            if action == "rollback"
+            else [by_container.get(node["name"])]
+        )
+        for source in sources:
+            settings = recorded_settings(_labels(_container(source)))
+            if settings is not None:
+                records[node["name"]] = settings
+                break
+    if not records:
+        return stack
+    result = dict(stack)
+    for key, option in _STACK_OPTIONS.items():
+        values = [json.dumps(record.get(option), sort_keys=True) for record in records.values()]
+        if len(set(values)) == 1:
+            result[key] = next(iter(records.values())).get(option)
+    nodes = []
+    for node in stack["nodes"]:
+        record = records.get(node["name"])
+        if record is None:
+            nodes.append(node)
+            continue
+        recorded = {key: record[option] for key, option in _NODE_OPTIONS.items() if record.get(option) is not None}
+        nodes.append({**node, **recorded})
+    result["nodes"] = nodes
+    return result
 
 
 # --- steps, from the plan and the node module's check-mode results ---------------------------

@@ -27,6 +27,7 @@ CLASSIC = [
 # Preflight tasks of roles/cassandra_stack: a refusal must come from one of them, before any change.
 MODEL_TASK = "Refuse a stack that is not valid"
 IMAGES_TASK = "Check that every host has the images"
+RUNNING_TASK = "Refuse another version, or a change while an upgrade is under way"
 
 
 def nodes_with(index: int, **changes: Any) -> list[dict[str, Any]]:
@@ -80,8 +81,18 @@ def test_no_seed(lab_host: Callable[[str], Host]) -> None:
     assert "no node is a seed: mark at least one node with seed: true" in message
 
 
-def test_image_tag_that_no_host_can_pull(lab_host: Callable[[str], Host]) -> None:
-    message = refused(lab_host, "site.yml", {"cassandra_stack_version": "3.99.1"}, IMAGES_TASK)
+def test_image_that_no_host_can_pull(lab_host: Callable[[str], Host]) -> None:
+    """The version the nodes run, from a repository that does not have it."""
+    missing = "{{ lab_registry }}/corral/cassandra-missing"
+    message = refused(lab_host, "site.yml", {"cassandra_stack_image_repository": missing}, IMAGES_TASK)
     assert "Not every host can pull the images; no container was touched" in message
     for node, (host, _label, _ip, _data) in NODES.items():
-        assert f"{host}: " in message and "corral/cassandra:3.99.1" in message, (node, message)
+        assert f"{host}: " in message and "corral/cassandra-missing:" in message, (node, message)
+
+
+def test_a_newer_version_goes_through_the_upgrade(lab_host: Callable[[str], Host]) -> None:
+    """site.yml does not upgrade: it names both versions and the command that does, before any change."""
+    running = lab_host("lab-host1").check_output("docker inspect -f '{{.Config.Image}}' cdb1").rsplit(":", 1)[1]
+    message = refused(lab_host, "site.yml", {"cassandra_stack_version": "3.99.1"}, RUNNING_TASK)
+    assert f"asks for Cassandra 3.99.1 (cassandra_stack_version), but cdb1, cdb2, cdb3 run {running}" in message
+    assert "`ansible-playbook upgrade.yml -e version=3.99.1`" in message

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import yaml
 from testinfra.host import Host
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -25,6 +28,9 @@ REPOSITORY = "172.30.42.1:5000/corral/cassandra"
 NODES = {"cdb1": ("lab-host1", "10.42.0.48"), "cdb2": ("lab-host2", "10.42.0.49"), "cdb3": ("lab-host3", "10.42.0.50")}
 DATA = {"cdb1": "data1", "cdb2": "data2", "cdb3": "data3"}
 PORTS = '{"cassandra_stack_published_ports": ["9042:9042"]}'
+# As README.md prints them: finish and rollback take the settings the upgrade ran with from the containers.
+FINISH = "ansible-playbook upgrade.yml -e upgrade_action=finish"
+ROLLBACK = "ansible-playbook upgrade.yml -e upgrade_action=rollback"
 BEFORE = "/var/tmp/corral-upgrade/before.json"
 
 
@@ -99,3 +105,19 @@ def verify_rows() -> dict[str, Any]:
 def client_runs() -> dict[str, Any]:
     runs: dict[str, Any] = labclient.results()["runs"]
     return runs
+
+
+def readme_command(command: str) -> list[str]:
+    """The arguments of an ansible-playbook command that README.md prints exactly so (a line of a code block or a
+    code span of its own), so that the test runs what a reader types."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert re.search(rf"(^|`){re.escape(command)}($|`)", text, re.MULTILINE), f"README.md does not print: {command}"
+    words = shlex.split(command)
+    assert words[0] == "ansible-playbook", command
+    return words[1:]
+
+
+def inventory_version() -> str:
+    """cassandra_stack_version as the lab inventory gives it (the classic replay's starting version)."""
+    settings = yaml.safe_load((ROOT / "inventories" / "lab" / "group_vars" / "all.yml").read_text(encoding="utf-8"))
+    return str(settings["cassandra_stack_version"])

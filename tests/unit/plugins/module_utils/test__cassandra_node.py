@@ -408,3 +408,35 @@ def test_config_hash_changes_with_settings_only() -> None:
 )
 def test_data_bind_source(attrs: dict[str, Any], expected: str | None) -> None:
     assert model.data_bind_source(attrs) == expected
+
+
+# --- the record of what was deployed (io.corral.settings, io.corral.upgraded-from) ----------------
+
+
+def test_settings_label_records_the_options_and_replays_to_the_same_container() -> None:
+    spec = full_spec(env={"LOCAL_JMX": "no"}, jvm_extra_opts=["-Dcassandra.ring_delay_ms=30000"], cluster_name="weather")
+    recorded = node_labels.recorded_settings(spec.labels)
+    assert recorded is not None
+    assert recorded["published_ports"] == ["9042:9042/tcp"]
+    assert recorded["max_heap_size"] == "512M" and recorded["cluster_name"] == "weather"
+    assert recorded["env"] == {"LOCAL_JMX": "no"} and recorded["cassandra_yaml"] == {"concurrent_writes": 64}
+    # The module called again with what the container records finds nothing to change.
+    replayed = model.build_spec(params(labels={"team": "weather"}, **recorded))
+    assert model.differences(*model.compared_views(replayed, IMAGE_ATTRS, container_attrs(spec), IMAGE_ATTRS)) == []
+    assert model.config_hash(replayed) == model.config_hash(spec)
+
+
+@pytest.mark.parametrize("label", [node_labels.SETTINGS, node_labels.UPGRADED_FROM])
+def test_records_are_never_a_reason_to_recreate(label: str) -> None:
+    """A container created before the records existed, or by an upgrade, matches the same options."""
+    spec = full_spec()
+    attrs = container_attrs(spec)
+    labels = dict(attrs["Config"]["Labels"])
+    labels.pop(node_labels.SETTINGS)
+    attrs["Config"]["Labels"] = labels if label == node_labels.SETTINGS else {**labels, label: "reg/cassandra:3.9"}
+    assert model.differences(*model.compared_views(spec, IMAGE_ATTRS, attrs, IMAGE_ATTRS)) == []
+
+
+@pytest.mark.parametrize("labels", [{}, {node_labels.SETTINGS: "not json"}, {node_labels.SETTINGS: "[1]"}])
+def test_no_readable_record_is_none(labels: dict[str, str]) -> None:
+    assert node_labels.recorded_settings(labels) is None

@@ -665,3 +665,30 @@ def test_absent_removes_the_rollback_copy_too(fake: FakeEngine, data_dir: str) -
     result = run(fake, spec(data_dir, state="absent"))
     assert result["actions"] == ["removed cdb1", "removed cdb1-rollback"]
     assert sorted(c["Name"] for c in fake.containers.values()) == ["/data1"]
+
+
+def test_an_upgraded_container_records_where_it_started(fake: FakeEngine, data_dir: str) -> None:
+    run(fake, spec(data_dir))
+    assert node_labels.UPGRADED_FROM not in fake._find("cdb1")["Config"]["Labels"]
+    upgraded(fake, data_dir)
+    labels = fake._find("cdb1")["Config"]["Labels"]
+    assert labels[node_labels.UPGRADED_FROM] == CASSANDRA_39
+    assert node_labels.recorded_settings(labels)["image"] == CASSANDRA_310  # type: ignore[index]
+    # Finished: the record stays (a fact about this container) and changes nothing on the next run.
+    result = run(fake, spec(data_dir, image=CASSANDRA_310, rollback_copy="remove"))
+    assert result["actions"] == [f"removed cdb1-rollback (the rollback copy, {CASSANDRA_39})"]
+
+
+def test_an_upgrade_resumed_after_the_old_container_was_set_aside_records_it_too(fake: FakeEngine, data_dir: str) -> None:
+    run(fake, spec(data_dir))
+    old_id = fake._find("cdb1")["Id"]
+    fake.stop(old_id, 120)
+    fake.rename(old_id, "cdb1-rollback")
+    run(fake, spec(data_dir, image=CASSANDRA_310, rollback_copy="keep"))
+    assert fake._find("cdb1")["Config"]["Labels"][node_labels.UPGRADED_FROM] == CASSANDRA_39
+
+
+def test_a_plain_recreate_records_no_upgrade(fake: FakeEngine, data_dir: str) -> None:
+    run(fake, spec(data_dir))
+    run(fake, spec(data_dir, image=CASSANDRA_310))
+    assert node_labels.UPGRADED_FROM not in fake._find("cdb1")["Config"]["Labels"]

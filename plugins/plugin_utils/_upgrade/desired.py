@@ -1,0 +1,74 @@
+# Private to corral.cassandra: may change at any time; do not import it from other collections.
+"""One desired state: what site.yml may do, given what the nodes run.
+
+site.yml brings nodes to the inventory's settings, one node at a time; a change of Cassandra version is not such a
+setting. A version older than the one running would be a downgrade, which Cassandra cannot do in place; a newer one
+goes through upgrade.yml, whose engine checks the version path, gates each node and keeps a rollback copy. While an
+upgrade is under way (rollback copies kept) site.yml changes nothing: finish or rollback decide first. Controller-side,
+from the node module's check-mode results (its `observed` container and its `rollback_copy`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ansible_collections.corral.cassandra.plugins.plugin_utils._stack.bringup import by_node, image_tag
+from ansible_collections.corral.cassandra.plugins.plugin_utils._upgrade.plan import Version, parse_version
+
+FINISH = "ansible-playbook upgrade.yml -e upgrade_action=finish"
+ROLLBACK = "ansible-playbook upgrade.yml -e upgrade_action=rollback"
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(names)
+
+
+def _run(names: list[str]) -> str:
+    return "runs" if len(names) == 1 else "run"
+
+
+def running_state_problems(stack: dict[str, Any], plan_results: list[dict[str, Any]]) -> list[str]:
+    """Why site.yml must not change this cluster ([] when it may): an upgrade under way, or a version in the
+    inventory (the stack model's) other than the one the nodes run."""
+    results = by_node([result for result in plan_results if isinstance(result, dict) and not result.get("failed")])
+    copies = {
+        name: str((result.get("rollback_copy") or {}).get("image") or "")
+        for name, result in sorted(results.items())
+        if result.get("rollback_copy")
+    }
+    if copies:
+        sources = sorted({image_tag(image) for image in copies.values() if image})
+        return [
+            f"an upgrade is under way: {_names(list(copies))} keep rollback copies (of {_names(sources) or 'unknown'}), "
+            "and site.yml changes no node until it is made final or taken back. Make it final with "
+            f"`{FINISH}`, or return every node to its old version with `{ROLLBACK}`; then set "
+            "cassandra_stack_version in the inventory to the version the nodes run"
+        ]
+    wanted = parse_version(str(stack.get("version") or ""))
+    if wanted is None:
+        return []
+    running: dict[Version, list[str]] = {}
+    for name, result in sorted(results.items()):
+        observed = result.get("observed") or {}
+        if not observed.get("exists"):
+            continue
+        version = parse_version(image_tag(str(observed.get("image") or "")))
+        if version is not None and version != wanted:
+            running.setdefault(version, []).append(name)
+    problems = []
+    for version, names in sorted(running.items()):
+        if version > wanted:
+            problems.append(
+                f"the inventory asks for Cassandra {wanted} (cassandra_stack_version), but {_names(names)} "
+                f"{_run(names)} {version}: that is a downgrade, and Cassandra cannot be downgraded in place (its data "
+                f"files and system tables may already be in the newer format). Set cassandra_stack_version: "
+                f'"{version}" in the inventory'
+            )
+        else:
+            problems.append(
+                f"the inventory asks for Cassandra {wanted} (cassandra_stack_version), but {_names(names)} "
+                f"{_run(names)} {version}: site.yml does not change the version of a running cluster. Upgrade with "
+                f"`ansible-playbook upgrade.yml -e version={wanted}` (node by node, health-gated, the version path "
+                f"checked, with rollback), then `{FINISH}`"
+            )
+    return problems
