@@ -15,7 +15,7 @@ from typing import Any
 from ansible_collections.corral.cassandra.plugins.plugin_utils import _cassandra_output as output
 from ansible_collections.corral.cassandra.plugins.plugin_utils._filters import plain as _plain
 from ansible_collections.corral.cassandra.plugins.plugin_utils._filters import refused, refusing
-from ansible_collections.corral.cassandra.plugins.plugin_utils._stack import auth, bringup, model, status
+from ansible_collections.corral.cassandra.plugins.plugin_utils._stack import auth, bringup, feasibility, model, status
 
 
 @refusing
@@ -41,6 +41,16 @@ def plan_guess(stack: dict[str, Any], fast_start: bool) -> list[dict[str, Any]]:
 def observe_plan(stack: dict[str, Any], plan_results: list[Any], fast_start: bool) -> dict[str, Any]:
     with refused("the Cassandra stack cannot be brought up; nothing was changed", model.StackError):
         return bringup.observe_plan(_plain(stack), _plain(plan_results), bool(fast_start))
+
+
+def identity_request(stack: dict[str, Any], observed: dict[str, Any], host: str) -> dict[str, Any]:
+    return feasibility.identity_request(_plain(stack), _plain(observed), str(host))
+
+
+@refusing
+def feasibility_check(stack: dict[str, Any], reads: dict[str, Any]) -> dict[str, Any]:
+    with refused("the Cassandra stack cannot run on what its hosts hold; nothing was changed", model.StackError):
+        return feasibility.feasibility(_plain(stack), _plain(reads))
 
 
 def phases(stack: dict[str, Any], observed: dict[str, Any], plan_results: list[Any]) -> list[dict[str, Any]]:
@@ -90,6 +100,8 @@ class FilterModule:
             "cassandra_stack_model": stack_model,
             "cassandra_stack_plan_guess": plan_guess,
             "cassandra_stack_observe_plan": observe_plan,
+            "cassandra_stack_identity_request": identity_request,
+            "cassandra_stack_feasibility": feasibility_check,
             "cassandra_stack_phases": phases,
             "cassandra_stack_failures": failures,
             "cassandra_stack_cql_login_refused": cql_login_refused,
