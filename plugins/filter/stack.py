@@ -43,8 +43,8 @@ def observe_plan(stack: dict[str, Any], plan_results: list[Any], fast_start: boo
         return bringup.observe_plan(_plain(stack), _plain(plan_results), bool(fast_start))
 
 
-def identity_request(stack: dict[str, Any], observed: dict[str, Any], host: str) -> dict[str, Any]:
-    return feasibility.identity_request(_plain(stack), _plain(observed), str(host))
+def identity_request(stack: dict[str, Any], host: str) -> dict[str, Any]:
+    return feasibility.identity_request(_plain(stack), str(host))
 
 
 @refusing

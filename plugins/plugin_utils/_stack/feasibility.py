@@ -23,23 +23,15 @@ _WILDCARD_IPS = {"", "0.0.0.0", "::"}
 _PORT = re.compile(r"^(?:(?P<ip>[0-9.]+):)?(?P<host>[0-9]+):(?P<container>[0-9]+)(?:/(?P<proto>tcp|udp))?$")
 
 
-def identity_request(stack: dict[str, Any], observed: dict[str, Any], host: str) -> dict[str, Any]:
-    """The argument of node_identity.py on one host: its nodes, whether each runs, the images to read data with."""
-    nodes = []
-    for node in stack["nodes"]:
-        if node["host"] != host:
-            continue
-        seen = (observed.get("nodes") or {}).get(node["name"]) or {}
-        images = [image for image in (seen.get("image"), stack["image"]) if image]
-        nodes.append(
-            {
-                "name": node["name"],
-                "data_dir": node["data_dir"],
-                "running": bool(seen.get("running")),
-                "images": list(dict.fromkeys(images)),
-            }
-        )
-    return {"nodes": nodes}
+def identity_request(stack: dict[str, Any], host: str) -> dict[str, Any]:
+    """The argument of node_identity.py on one host: its nodes and the image to read their data with."""
+    return {
+        "nodes": [
+            {"name": node["name"], "data_dir": node["data_dir"], "images": [stack["image"]]}
+            for node in stack["nodes"]
+            if node["host"] == host
+        ]
+    }
 
 
 def heap_bytes(size: str) -> int:

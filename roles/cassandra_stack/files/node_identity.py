@@ -3,10 +3,10 @@
 the cluster name and partitioner each node's data holds (and where that was read), the host's memory,
 the ports that listen on it and the ports its running containers publish.
 
-Argument: JSON {"nodes": [{"name", "data_dir", "running", "images"}]}. A running node is asked
-(nodetool describecluster in its container); a node that does not run but whose data directory holds
-data is read offline: system.local's sstables dumped by a throwaway container of one of its images
-(the first on the host), with the data directory bound read-only and no network. Both are read for
+Argument: JSON {"nodes": [{"name", "data_dir", "images"}]}. A running node is asked (nodetool
+describecluster in its container); a node that does not run (or is restarting) but whose data directory
+holds data is read offline: system.local's sstables dumped by a throwaway container of its container's
+image or else the first of `images` on the host, with the data directory bound read-only and no network. Both are read for
 all the host's nodes at once. Standard library only (Python 3.6+), read-only.
 """
 import http.client
@@ -82,16 +82,23 @@ class _UnixConnection(http.client.HTTPConnection):
         self.sock.connect(SOCKET)
 
 
-def published():
-    """[{container, host_ip, host_port, proto}] of the ports the running containers publish (the engine's API)."""
+def api(path):
+    """The engine's answer to GET path; None when there is no such object."""
     connection = _UnixConnection("localhost")
-    connection.request("GET", "/containers/json")
+    connection.request("GET", path)
     response = connection.getresponse()
     body = response.read().decode("utf-8")
+    if response.status == 404:
+        return None
     if response.status != 200:
-        raise SystemExit("cannot list the containers: " + body.strip())
+        raise SystemExit("the engine refused GET %s: %s" % (path, body.strip()))
+    return json.loads(body)
+
+
+def published():
+    """[{container, host_ip, host_port, proto}] of the ports the running containers publish."""
     ports = []
-    for container in json.loads(body):
+    for container in api("/containers/json"):
         name = (container.get("Names") or ["?"])[0].lstrip("/")
         for port in container.get("Ports") or []:
             if port.get("PublicPort"):
@@ -116,13 +123,15 @@ def start_reads(nodes):
     """{name: (how it was read, process)} for every node that runs or whose data directory holds data."""
     reads = {}
     for node in nodes:
-        if node["running"]:
+        container = api("/containers/%s/json" % node["name"]) or {}
+        state = container.get("State") or {}
+        if state.get("Running") and not state.get("Restarting"):
             reads[node["name"]] = (
                 "the running node (nodetool describecluster in %s)" % node["name"],
                 run(["docker", "exec", node["name"], "nodetool", "describecluster"]),
             )
         elif os.path.isdir(os.path.join(node["data_dir"], "data", "system")):
-            image = present_image(node["images"])
+            image = present_image([(container.get("Config") or {}).get("Image")] + node["images"])
             if image is None:
                 reads[node["name"]] = ("its data directory %s" % node["data_dir"], None)
                 continue

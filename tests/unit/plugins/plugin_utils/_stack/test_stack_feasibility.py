@@ -109,14 +109,11 @@ def test_heap_bytes(size: str, expected: int) -> None:
     assert heap_bytes(size) == expected
 
 
-def test_request_names_the_hosts_nodes_whether_they_run_and_the_images() -> None:
-    stack = lab_stack()
-    observed = {"nodes": {"cdb1": {"running": True, "image": "cassandra:3.8"}, "cdb2": {"running": False, "image": ""}}}
-    assert identity_request(stack, observed, "lab-host1") == {
-        "nodes": [{"name": "cdb1", "data_dir": "/cassandra/data", "running": True,
-                   "images": ["cassandra:3.8", "cassandra:3.9"]}]
+def test_request_names_the_hosts_nodes_and_the_image() -> None:
+    assert identity_request(lab_stack(), "lab-host1") == {
+        "nodes": [{"name": "cdb1", "data_dir": "/cassandra/data", "images": ["cassandra:3.9"]}]
     }
-    assert identity_request(stack, observed, "lab-host2")["nodes"][0]["images"] == ["cassandra:3.9"]
+    assert identity_request(lab_stack(), "lab-manager") == {"nodes": []}
 
 
 def test_nothing_to_refuse() -> None:
