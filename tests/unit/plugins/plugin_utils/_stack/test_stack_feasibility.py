@@ -181,10 +181,9 @@ def test_heaps_of_the_nodes_of_one_host_add_up() -> None:
     hosts = [SwarmHost("id-1", "lab-host1", {"hostname": "cassandra1"}, "ready", "active", "lab-host1")]
     nodes = [dict(node, host_label="hostname=cassandra1", data_dir=f"/cassandra/{node['name']}")
              for node in copy.deepcopy(DEFAULT_NODES)]
-    stack = build_stack({"name": "C", "nodes": nodes, "cluster_name": "C", "image_repository": "cassandra",
-                         "version": "3.9", "network": "managed", "max_heap_size": "4G", "heap_newsize": "800M",
-                          "superuser_name": "admin"},
-                        hosts, [{"Subnet": "10.42.0.0/16"}]).to_dict()
+    settings = {"name": "C", "nodes": nodes, "cluster_name": "C", "image_repository": "cassandra", "version": "3.9",
+                "network": "managed", "max_heap_size": "4G", "heap_newsize": "800M", "superuser_name": "admin"}
+    stack = build_stack(settings, hosts, [{"Subnet": "10.42.0.0/16"}]).to_dict()
     assert feasibility(stack, {"lab-host1": host_read(memory_kib=12 * GIB_KIB)}) == {"unread": []}
     with pytest.raises(StackError, match=r"\(cdb1, cdb2, cdb3: 4G each\) adds up to 12.0 GiB"):
         feasibility(stack, {"lab-host1": host_read(memory_kib=12 * GIB_KIB - 1)})
