@@ -15,7 +15,7 @@ from typing import Any
 from ansible_collections.corral.cassandra.plugins.plugin_utils import _cassandra_output as output
 from ansible_collections.corral.cassandra.plugins.plugin_utils._filters import plain as _plain
 from ansible_collections.corral.cassandra.plugins.plugin_utils._filters import refused, refusing
-from ansible_collections.corral.cassandra.plugins.plugin_utils._stack import auth, bringup, model, status
+from ansible_collections.corral.cassandra.plugins.plugin_utils._stack import auth, bringup, feasibility, model, status
 from ansible_collections.corral.cassandra.plugins.plugin_utils._upgrade import desired
 
 
@@ -53,6 +53,16 @@ def running_state(stack: dict[str, Any], plan_results: list[Any]) -> dict[str, A
         if problems:
             raise ValueError("\n".join(problems))
     return {}
+
+
+def identity_request(stack: dict[str, Any], host: str) -> dict[str, Any]:
+    return feasibility.identity_request(_plain(stack), str(host))
+
+
+@refusing
+def feasibility_check(stack: dict[str, Any], reads: dict[str, Any]) -> dict[str, Any]:
+    with refused("the Cassandra stack cannot run on what its hosts hold; nothing was changed", model.StackError):
+        return feasibility.feasibility(_plain(stack), _plain(reads))
 
 
 def phases(stack: dict[str, Any], observed: dict[str, Any], plan_results: list[Any]) -> list[dict[str, Any]]:
@@ -103,6 +113,8 @@ class FilterModule:
             "cassandra_stack_plan_guess": plan_guess,
             "cassandra_stack_observe_plan": observe_plan,
             "cassandra_stack_running_state": running_state,
+            "cassandra_stack_identity_request": identity_request,
+            "cassandra_stack_feasibility": feasibility_check,
             "cassandra_stack_phases": phases,
             "cassandra_stack_failures": failures,
             "cassandra_stack_cql_login_refused": cql_login_refused,

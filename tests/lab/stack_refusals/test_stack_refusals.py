@@ -28,12 +28,26 @@ CLASSIC = [
 MODEL_TASK = "Refuse a stack that is not valid"
 IMAGES_TASK = "Check that every host has the images"
 RUNNING_TASK = "Refuse another version, or a change while an upgrade is under way"
+FEASIBILITY_TASK = "Refuse what the nodes' data or the hosts cannot take"
+# A throwaway container that holds a host port on lab-host2 for one case.
+PORT_HOLDER = ("corral-test-port-holder", 19042)
 
 
 def nodes_with(index: int, **changes: Any) -> list[dict[str, Any]]:
     nodes = copy.deepcopy(CLASSIC)
     nodes[index].update(changes)
     return nodes
+
+
+@pytest.fixture
+def port_held(lab_host: Callable[[str], Host]) -> Iterator[int]:
+    """A host port of lab-host2 published by a container that is not a node, removed afterwards."""
+    name, port = PORT_HOLDER
+    host = lab_host("lab-host2")
+    image = host.check_output("docker inspect -f '{{.Config.Image}}' data2")
+    host.check_output(f"docker run -d --name {name} -p {port}:9042 {image} sleep 3600")
+    yield port
+    host.check_output(f"docker rm -f {name}")
 
 
 @pytest.fixture
@@ -96,3 +110,38 @@ def test_a_newer_version_goes_through_the_upgrade(lab_host: Callable[[str], Host
     message = refused(lab_host, "site.yml", {"cassandra_stack_version": "3.99.1"}, RUNNING_TASK)
     assert f"asks for Cassandra 3.99.1 (cassandra_stack_version), but cdb1, cdb2, cdb3 run {running}" in message
     assert "`ansible-playbook upgrade.yml -e version=3.99.1`" in message
+
+
+@pytest.mark.parametrize("check", [False, True], ids=["real", "check-mode"])
+def test_cluster_name_other_than_the_datas(lab_host: Callable[[str], Host], check: bool) -> None:
+    message = refused(lab_host, "site.yml", {"cassandra_stack_cluster_name": "Other"}, FEASIBILITY_TASK,
+                      *(["--check"] if check else []))
+    assert message.startswith("the Cassandra stack cannot run on what its hosts hold; nothing was changed"), message
+    for node, (host, _label, _ip, _data) in NODES.items():
+        assert (
+            f"node {node} on {host}: its data holds cluster name 'CassandraDB' (read from the running node "
+            f"(nodetool describecluster in {node})), the stack asks for 'Other'"
+        ) in message, message
+
+
+def test_heap_above_the_hosts_memory(lab_host: Callable[[str], Host]) -> None:
+    memory_kib = int(lab_host("lab-host1").check_output("awk '/^MemTotal:/ {print $2}' /proc/meminfo"))
+    heap_gib = memory_kib // (1 << 20) + 8
+    message = refused(lab_host, "site.yml",
+                      {"cassandra_stack_max_heap_size": f"{heap_gib}G", "cassandra_stack_heap_newsize": "800M"},
+                      FEASIBILITY_TASK)
+    assert (
+        f"lab-host1: the max heap of its nodes (cdb1: {heap_gib}G each) adds up to {heap_gib}.0 GiB, more than the "
+        f"host's memory, {memory_kib / (1 << 20):.1f} GiB (MemTotal in lab-host1's /proc/meminfo)"
+    ) in message, message
+    assert "lower cassandra_stack_max_heap_size" in message
+
+
+def test_published_port_held_by_another_container(lab_host: Callable[[str], Host], port_held: int) -> None:
+    message = refused(lab_host, "playbooks/stack.yml", {"cassandra_stack_published_ports": [f"{port_held}:9042"]},
+                      FEASIBILITY_TASK)
+    assert (
+        f"lab-host2: node cdb2 publishes host port {port_held}/tcp, already published there by container "
+        f"{PORT_HOLDER[0]}"
+    ) in message, message
+    assert "lab-host1" not in message and "lab-host3" not in message, message
