@@ -358,7 +358,7 @@ def _cluster_name(files: str | None, inventory: str | None) -> dict[str, Any]:
     if inventory:
         return {
             "cluster_name": inventory,
-            "cluster_name_source": "the inventory (cassandra_stack_cluster_name)",
+            "cluster_name_source": "cassandra_stack_cluster_name (the inventory or -e)",
             "cluster_name_from_data": False,
         }
     return {

@@ -255,7 +255,7 @@ def test_an_address_found_in_a_nodes_data_is_kept() -> None:
             "(the official image's default, as under Rancher) on new data",
             True,
         ),
-        ({"cluster_name": "CassandraDB"}, "CassandraDB", "the inventory (cassandra_stack_cluster_name)", False),
+        ({"cluster_name": "CassandraDB"}, "CassandraDB", "cassandra_stack_cluster_name (the inventory or -e)", False),
     ],
 )
 def test_a_cluster_name_the_files_do_not_give(current: dict[str, Any], name: str, source: str, from_data: bool) -> None:
