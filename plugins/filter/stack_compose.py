@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ansible_collections.corral.cassandra.plugins.plugin_utils._compose import stack as stack_compose
+from ansible_collections.corral.cassandra.plugins.plugin_utils._compose.addresses import held_addresses
 from ansible_collections.corral.cassandra.plugins.plugin_utils._compose.rancher_model import RancherComposeError, RancherStack
 from ansible_collections.corral.cassandra.plugins.plugin_utils._filters import plain as _plain
 from ansible_collections.corral.cassandra.plugins.plugin_utils._filters import refused, refusing
@@ -25,11 +26,31 @@ def from_containers(containers: list[Any], name: str, images: list[Any] | None =
 
 
 @refusing
-def cassandra_settings(stack: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
-    """A parsed stack + the settings in force -> cassandra_stack_* settings for its Cassandra services ({} if none)."""
+def cassandra_settings(
+    stack: dict[str, Any],
+    current: dict[str, Any],
+    ipam: list[Any] | None = None,
+    containers: dict[str, Any] | None = None,
+    network: str = "",
+    found: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """A parsed stack + the settings in force -> cassandra_stack_* settings for its Cassandra services ({} if none).
+
+    ipam: the overlay's IPAM.Config; containers: {host: docker ps entries}; both for choosing missing addresses.
+    """
     data = _plain(stack)
+    config: dict[str, Any] = next((item for item in _plain(ipam or []) if ":" not in str(item.get("Subnet") or ":")), {})
     with refused(f"the Rancher stack {data.get('name')!r} cannot be imported; nothing was changed", RancherComposeError):
-        return _plain(stack_compose.cassandra_settings(RancherStack.from_dict(data), _plain(current)))
+        return _plain(
+            stack_compose.cassandra_settings(
+                RancherStack.from_dict(data),
+                _plain(current),
+                subnet=config.get("Subnet") or None,
+                gateway=config.get("Gateway") or None,
+                held=held_addresses(_plain(containers or {}), str(data.get("name") or ""), str(network)),
+                found=_plain(found or {}),
+            )
+        )
 
 
 @refusing
@@ -51,6 +72,19 @@ def planned(plain: list[Any], nodes: list[Any]) -> list[dict[str, Any]]:
     return stack_compose.planned(_plain(plain), _plain(nodes))
 
 
+def plan(
+    settings: dict[str, Any],
+    model: dict[str, Any],
+    plain: list[Any],
+    data_found: dict[str, bool] | None = None,
+    ignored: list[str] | None = None,
+) -> list[str]:
+    """The import's plan, one line per container, then the cluster name, the Rancher keys as mapped, what was ignored."""
+    return stack_compose.import_plan(
+        _plain(settings), _plain(model), _plain(plain), _plain(data_found or {}), _plain(ignored or [])
+    )
+
+
 def conflicts(planned: list[Any], name: str, containers: dict[str, Any], network: str) -> list[str]:
     """Planned containers that clash (by name or address) with containers of other stacks."""
     return stack_compose.conflicts(_plain(planned), str(name), _plain(containers), str(network))
@@ -67,4 +101,5 @@ class FilterModule:
             "stack_compose_host_data_dirs": host_data_dirs,
             "stack_compose_planned": planned,
             "stack_compose_conflicts": conflicts,
+            "stack_compose_plan": plan,
         }

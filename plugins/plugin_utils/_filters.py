@@ -74,3 +74,11 @@ def refused(what: str, *errors: type[Exception]) -> Iterator[None]:
         yield
     except errors as exc:
         raise Refusal(f"{what}:\n{exc}" if what else str(exc)) from None
+
+
+def split_refusal(text: str) -> tuple[str, list[str]]:
+    """'headline:\\none\\ntwo' -> ('headline', ['one', 'two']); a text of one line is all headline."""
+    headline, sep, rest = str(text).partition(":\n")
+    if not sep:
+        return headline.strip(), []
+    return headline.strip(), [line for line in rest.splitlines() if line.strip()]

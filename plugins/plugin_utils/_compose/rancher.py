@@ -67,6 +67,14 @@ HEALTH_CHECK_INTS = (
 )
 HEALTH_CHECK_STRATEGIES = ("none", "recreate", "recreateOnQuorum")
 _QUORUM_CONFIG = "recreate_on_quorum_strategy_config"
+# Rancher features met in real exports that have no equivalent here: the refusal says what to do instead.
+UNSUPPORTED_HINTS = {
+    "lb_config": "a Rancher load balancer has no equivalent here; run a proxy of your own as a service",
+    "external_links": "links to other stacks have no equivalent here; give the other stack's address on the overlay",
+    "links": "Rancher's DNS names have no equivalent here; give the service's requested_ip",
+    "io.rancher.container.agent.role": "it belongs to Rancher's own services (like its load balancer)",
+    "io.rancher.container.create_agent": "it belongs to Rancher's own services (like its load balancer)",
+}
 _RULE_FIELDS = {label: name for name, label in RULE_LABELS.items()}
 _HOST_RULES = frozenset(label for name, label in RULE_LABELS.items() if name.startswith("host_label"))
 
@@ -201,7 +209,8 @@ class _Reader:
         if name in self.ignore:
             self.ignored.append(f"{where}: {what} {name}")
         else:
-            self.problems.append(f"{where}: {what} {name} is not supported")
+            hint = UNSUPPORTED_HINTS.get(name)
+            self.problems.append(f"{where}: {what} {name} is not supported" + (f": {hint}" if hint else ""))
 
     def check(self) -> None:
         if self.problems:
@@ -506,6 +515,19 @@ class _Reader:
                     "volumes are shared only between containers on one host"
                 )
 
+    def combinations(self, stack: RancherStack) -> None:
+        """What Rancher itself refused: start_first runs the new container beside the old one."""
+        for service in stack.services.values():
+            if not (service.upgrade_strategy and service.upgrade_strategy.start_first):
+                continue
+            where = f"{RANCHER_COMPOSE}: service {service.name!r}: upgrade_strategy start_first true"
+            if service.retain_ip:
+                self.problems.append(f"{where} does not go with retain_ip true: two containers cannot hold one address")
+            if service.requested_ip:
+                self.problems.append(
+                    f"{where} does not go with {REQUESTED_IP} {service.requested_ip}: two containers cannot hold one address"
+                )
+
     def addresses(self, stack: RancherStack, subnet: str | None) -> None:
         network = ipaddress.IPv4Network(subnet, strict=False) if subnet else None
         taken: dict[str, str] = {}
@@ -592,6 +614,7 @@ def parse_stack(
         ignored=reader.ignored,
     )
     reader.relations(stack, {service for service, spec in rancher.items() if "scale" in spec})
+    reader.combinations(stack)
     reader.addresses(stack, subnet)
     reader.check()
     if hosts is not None:

@@ -35,6 +35,7 @@ from ansible_collections.corral.cassandra.plugins.module_utils._cassandra_node_l
     STACK,
     canonical_json,
 )
+from ansible_collections.corral.cassandra.plugins.plugin_utils._compose.addresses import choose_addresses
 from ansible_collections.corral.cassandra.plugins.plugin_utils._compose.rancher_model import (
     RancherComposeError,
     RancherStack,
@@ -69,6 +70,8 @@ STACK_ENV = {
 }
 # Environment -> node setting.
 NODE_ENV = {"CASSANDRA_DC": "dc", "CASSANDRA_RACK": "rack"}
+# The name the official image gives a cluster when CASSANDRA_CLUSTER_NAME is not set (Rancher set none).
+IMAGE_DEFAULT_CLUSTER_NAME = "Test Cluster"
 _PORT_KEY = re.compile(r"^(?P<port>[0-9]+)/(?P<proto>tcp|udp)$")
 
 
@@ -231,12 +234,23 @@ def _image_parts(image: str) -> tuple[str, str]:
     return image.split("@", 1)[0], "latest"
 
 
-def cassandra_settings(stack: RancherStack, current: Mapping[str, Any]) -> dict[str, Any]:
+def cassandra_settings(
+    stack: RancherStack,
+    current: Mapping[str, Any],
+    subnet: str | None = None,
+    gateway: str | None = None,
+    held: Sequence[str] = (),
+    found: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     """The cassandra_stack_* settings (without the prefix) that deploy the stack's Cassandra services.
 
     current: the settings in force now (inventory), kept where the files say nothing (heap, snitch,
-    tokens). {} when the stack has no Cassandra service. RancherComposeError names every service,
-    key or label the Cassandra path cannot honour.
+    tokens, cluster name). subnet, gateway and held (addresses other containers hold on the overlay)
+    let a node without a requested_ip get one; found ({service: address}) is where its data says it
+    was. {} when the stack has no Cassandra service. RancherComposeError names every service, key or
+    label the Cassandra path cannot honour. Besides the settings: `addresses` ({node: {ip, source}}),
+    `cluster_name_source`, `cluster_name_from_data` (no name in the files or the inventory: the data
+    decides at preflight) and `mapped` (how each Rancher key was honoured), for the plan.
     """
     problems: list[str] = []
     nodes: list[dict[str, Any]] = []
@@ -245,6 +259,7 @@ def cassandra_settings(stack: RancherStack, current: Mapping[str, Any]) -> dict[
     busybox: dict[str, str] = {}
     restart: dict[str, str] = {}
     seeds: dict[str, str] = {}
+    units = []
     for unit in stack.units():
         primary = unit[0]
         if not primary.is_cassandra:
@@ -259,6 +274,7 @@ def cassandra_settings(stack: RancherStack, current: Mapping[str, Any]) -> dict[
         if node is None:
             continue
         nodes.append(node)
+        units.append(unit)
         env = dict(primary.environment)
         for key in STACK_ENV:
             if key in env:
@@ -284,7 +300,6 @@ def cassandra_settings(stack: RancherStack, current: Mapping[str, Any]) -> dict[
         "jvm_extra_opts": [],
         "cassandra_yaml": {},
         "published_ports": [],
-        "cluster_name": current.get("cluster_name") or stack.name,
         "endpoint_snitch": current.get("endpoint_snitch") or "GossipingPropertyFileSnitch",
         "num_tokens": current.get("num_tokens"),
         "max_heap_size": current.get("max_heap_size"),
@@ -298,25 +313,101 @@ def cassandra_settings(stack: RancherStack, current: Mapping[str, Any]) -> dict[
             problems.append(f"environment {key} is given on some Cassandra services but not on {', '.join(missing)}")
         elif given:
             settings[setting] = _same(given, f"environment {key}", problems)
+    settings.update(_cluster_name(settings.get("cluster_name"), current.get("cluster_name")))
     if settings["num_tokens"] is not None:
         try:
             settings["num_tokens"] = int(settings["num_tokens"])
         except ValueError:
             problems.append(f"environment CASSANDRA_NUM_TOKENS {settings['num_tokens']!r} is not a whole number")
-    ips = {node["ip"] for node in nodes}
+
+    given_ips = {name: service.requested_ip for name, service in stack.services.items() if service.requested_ip}
+    addresses, address_problems = choose_addresses([node["name"] for node in nodes], given_ips, subnet, gateway, held, found)
+    problems.extend(address_problems)
+    for node in nodes:
+        node["ip"] = addresses[node["name"]].ip if node["name"] in addresses else None
+    settings["addresses"] = {name: {"ip": item.ip, "source": item.source} for name, item in sorted(addresses.items())}
+
     seed_text = _same(seeds, "environment CASSANDRA_SEEDS", problems) if seeds else None
-    seed_ips = [ip.strip() for ip in str(seed_text or "").split(",") if ip.strip()]
-    strangers = [ip for ip in seed_ips if ip not in ips]
+    by_name = {node["name"]: node["ip"] for node in nodes}
+    seed_ips: list[str] = []
+    strangers: list[str] = []
+    for entry in (item.strip() for item in str(seed_text or "").split(",") if item.strip()):
+        ip = by_name.get(entry, entry)  # Rancher's DNS gave each service its name
+        (seed_ips if ip in by_name.values() else strangers).append(ip)
     if strangers:
         problems.append(
-            f"environment CASSANDRA_SEEDS names {', '.join(strangers)}, which is no Cassandra service's "
-            "io.rancher.container.requested_ip: the seeds must be nodes of this stack"
+            f"environment CASSANDRA_SEEDS names {', '.join(strangers)}, which is no Cassandra service's address "
+            "or name: the seeds must be nodes of this stack"
         )
     for node in nodes:
         node["seed"] = node["ip"] in seed_ips if seed_ips else node is nodes[0]
+    settings["mapped"] = _mapped(units)
     if problems:
         raise RancherComposeError(problems)
     return settings
+
+
+def _cluster_name(files: str | None, inventory: str | None) -> dict[str, Any]:
+    """The cluster name and where it comes from: the files, the inventory, else the data (decided at preflight)."""
+    if files:
+        return {
+            "cluster_name": files,
+            "cluster_name_source": "the files (CASSANDRA_CLUSTER_NAME)",
+            "cluster_name_from_data": False,
+        }
+    if inventory:
+        return {
+            "cluster_name": inventory,
+            "cluster_name_source": "cassandra_stack_cluster_name (the inventory or -e)",
+            "cluster_name_from_data": False,
+        }
+    return {
+        "cluster_name": IMAGE_DEFAULT_CLUSTER_NAME,
+        "cluster_name_source": (
+            f"none in the files: the name a node's data holds, decided at preflight; {IMAGE_DEFAULT_CLUSTER_NAME!r} "
+            "(the official image's default, as under Rancher) on new data"
+        ),
+        "cluster_name_from_data": True,
+    }
+
+
+def _names(services: Sequence[Service]) -> str:
+    return ", ".join(service.name for service in services)
+
+
+def _mapped(units: Sequence[Sequence[Service]]) -> list[str]:
+    """How each Rancher key of the Cassandra services was honoured, one line per key and value."""
+    primaries = [unit[0] for unit in units]
+    sidekicks = [kick for unit in units for kick in unit[1:]]
+    everyone = [*primaries, *sidekicks]
+    lines: list[tuple[list[Service], str]] = [
+        (
+            [s for s in everyone if s.pull_image == "always"],
+            "io.rancher.container.pull_image always: the image is pulled on each host that lacks it",
+        ),
+        (
+            [s for s in sidekicks if s.start_once],
+            "io.rancher.container.start_once true: the data container is created once, holds the volume, never runs",
+        ),
+        ([s for s in everyone if s.tty], "tty true: dropped, a node and its data container need no terminal"),
+        ([s for s in everyone if s.stdin_open], "stdin_open true: dropped, nothing reads a node's input"),
+        ([s for s in primaries if s.scale == 1], "scale 1: one service is one node"),
+        ([s for s in everyone if s.start_on_create], "start_on_create true: every node is started"),
+        ([s for s in primaries if s.retain_ip], "retain_ip true: every node keeps its fixed address"),
+        (
+            [s for s in primaries if not s.retain_ip],
+            "retain_ip false (or not given): every node keeps a fixed address all the same",
+        ),
+        (
+            [s for s in primaries if s.health_check is not None],
+            "health_check on 9042: the stack's own gates (CQL on 9042, the ring, the schema)",
+        ),
+        (
+            [s for s in primaries if s.upgrade_strategy is not None],
+            "upgrade_strategy: upgrade.yml, one node at a time, each gated on its health",
+        ),
+    ]
+    return [f"{text} ({_names(services)})" for services, text in lines if services]
 
 
 def _cassandra_node(primary: Service, sidekicks: list[Service], problems: list[str]) -> dict[str, Any] | None:
@@ -340,6 +431,10 @@ def _cassandra_node(primary: Service, sidekicks: list[Service], problems: list[s
             problems.append(f"{where}: {key} is not supported on a Cassandra node")
     if primary.start_on_create is False:
         problems.append(f"{where}: start_on_create false is not supported: the Cassandra path starts every node")
+    if primary.upgrade_strategy is not None and primary.upgrade_strategy.start_first:
+        problems.append(
+            f"{where}: upgrade_strategy start_first true is not supported: two nodes cannot run on one data directory"
+        )
     if primary.scale != 1:
         problems.append(f"{where}: scale {primary.scale} is not supported: one service is one node (give scale 1)")
     if primary.health_check is not None and primary.health_check.port != 9042:
@@ -347,8 +442,6 @@ def _cassandra_node(primary: Service, sidekicks: list[Service], problems: list[s
             f"{where}: health_check on port {primary.health_check.port} is not supported: "
             "the Cassandra path checks CQL on 9042, the ring and the schema"
         )
-    if not primary.requested_ip:
-        problems.append(f"{where}: io.rancher.container.requested_ip is missing: each node needs a fixed address")
     if not primary.host_label:
         problems.append(
             f"{where}: io.rancher.scheduler.affinity:host_label is missing: each node is tied to one host by its labels"
@@ -371,7 +464,7 @@ def _cassandra_node(primary: Service, sidekicks: list[Service], problems: list[s
         if value is not None and value != primary.requested_ip:
             problems.append(
                 f"{where}: environment {key}={value} differs from io.rancher.container.requested_ip "
-                f"{primary.requested_ip}: the node's address is its requested_ip"
+                f"{primary.requested_ip or '(none)'}: the node's address is its requested_ip"
             )
     for key in (*STACK_ENV, "CASSANDRA_SEEDS"):
         env.pop(key, None)
@@ -591,3 +684,45 @@ def conflicts(
                     f"which belongs to {owner}"
                 )
     return problems
+
+
+# --- import: the plan shown before any change ------------------------------------------------------
+
+
+def import_plan(
+    settings: Mapping[str, Any],
+    model: Mapping[str, Any],
+    plain: Sequence[Mapping[str, Any]],
+    data_found: Mapping[str, bool],
+    ignored: Sequence[str] = (),
+) -> list[str]:
+    """The plan, one line each: per container its host, address and where it came from, image, data; then the
+    cluster name and where it came from, how each Rancher key was honoured, and what was ignored as asked.
+
+    settings: cassandra_settings()'s result ({} without Cassandra); model: the Cassandra stack model built from
+    them; data_found: {'host:directory': whether it holds a node's data already}.
+    """
+    lines: list[str] = []
+    addresses = settings.get("addresses") or {}
+    for node in model.get("nodes") or []:
+        address = addresses.get(node["name"]) or {"ip": node["ip"], "source": "given"}
+        found = data_found.get(f"{node['host']}:{node['data_dir']}")
+        data = "found, holds a node's data" if found else "new" if found is not None else "not looked at"
+        role = "seed" if node.get("seed") else "node"
+        lines.append(
+            f"{node['name']} on {node['host']}: Cassandra {role}, address {address['ip']} ({address['source']}), "
+            f"image {model['image']}, data {node['data_dir']} ({data}) in {node['data_container']} "
+            f"(image {model['busybox_image']})"
+        )
+    if model.get("nodes"):
+        lines.append(f"cluster name: {model['cluster_name']!r}, from {settings.get('cluster_name_source')}")
+        lines.append(f"seeds: {', '.join(model.get('seeds') or [])}")
+    for item in plain:
+        options = item["options"]
+        endpoint = (options.get("networks") or [{}])[0]
+        address = f"{endpoint['ipv4_address']} (given: io.rancher.container.requested_ip)" if endpoint else "Docker's choice"
+        volumes = f", volumes {', '.join(options['volumes'])}" if options.get("volumes") else ""
+        lines.append(f"{item['name']} on {item['host']}: address {address}, image {options['image']}{volumes}")
+    lines.extend(f"mapped: {line}" for line in settings.get("mapped") or [])
+    lines.extend(f"ignored as asked: {line}" for line in ignored)
+    return lines or ["nothing to create"]

@@ -107,7 +107,12 @@ class PlaybookRun:
         return {host: int(stats.get("changed", 0)) for host, stats in self.result.get("stats", {}).items()}
 
     def problems(self) -> list[str]:
-        """The lines after 'nothing was changed:' of the failure that stopped the run."""
+        """The problems of the refusal that stopped the run (corral.cassandra.refuse lists them once)."""
+        for play in self.result.get("plays", []):
+            for task in play.get("tasks", []):
+                for outcome in task.get("hosts", {}).values():
+                    if outcome.get("failed") and "problems" in outcome:
+                        return [str(line) for line in outcome["problems"]]
         for message in self.failures():
             _head, sep, rest = message.partition("nothing was changed:\n")
             if sep:

@@ -117,3 +117,24 @@ def test_a_good_file_passes_the_same_checks(tmp_path: Path, untouched: dict[str,
     run = run_playbook("import.yml", "-e", "stack=bad", "-e", f"compose_dir={tmp_path}", "--check")
     assert run.rc == 0, run
     assert container_ids() == untouched
+
+
+def test_a_rancher_load_balancer_and_external_links_are_named(tmp_path: Path, untouched: dict[str, dict[str, str]]) -> None:
+    """tests/unit/fixtures/rancher/lb-links: Rancher's haproxy in front of the nodes, a client linked across stacks."""
+    source = Path(__file__).resolve().parents[3] / "unit" / "fixtures" / "rancher" / "lb-links"
+    for name in ("docker-compose.yml", "rancher-compose.yml"):
+        (tmp_path / name).write_bytes((source / name).read_bytes())
+    run = run_playbook("import.yml", "-e", "stack=tools", "-e", f"compose_dir={tmp_path}")
+    assert run.rc != 0, run
+    assert run.problems() == [
+        "docker-compose.yml: service 'cql-lb': label io.rancher.container.agent.role is not supported: "
+        "it belongs to Rancher's own services (like its load balancer)",
+        "docker-compose.yml: service 'cql-lb': label io.rancher.container.agent_service.drain_provider is not supported",
+        "docker-compose.yml: service 'cql-lb': label io.rancher.container.create_agent is not supported: "
+        "it belongs to Rancher's own services (like its load balancer)",
+        "rancher-compose.yml: service 'cql-lb': key lb_config is not supported: "
+        "a Rancher load balancer has no equivalent here; run a proxy of your own as a service",
+        "docker-compose.yml: service 'reaper': key external_links is not supported: "
+        "links to other stacks have no equivalent here; give the other stack's address on the overlay",
+    ], run
+    assert container_ids() == untouched

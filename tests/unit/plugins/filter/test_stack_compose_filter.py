@@ -25,3 +25,32 @@ def test_cassandra_settings_refusal_names_the_stack() -> None:
     stack = {"name": "Web", "services": {"web": {"unknown_field": 1}}}
     refused = FILTERS["stack_compose_cassandra_settings"](stack, {})
     assert refused["error"].startswith("the Rancher stack 'Web' cannot be imported; nothing was changed:\nservice 'web'")
+
+
+def _classic() -> dict[str, object]:
+    from pathlib import Path
+
+    from ansible_collections.corral.cassandra.plugins.filter.rancher_compose import FilterModule as Rancher
+
+    fixtures = Path(__file__).parents[2] / "fixtures" / "rancher" / "classic-3.10"
+    parse = Rancher().filters()["rancher_compose_parse"]
+    return parse(
+        (fixtures / "docker-compose.yml").read_bytes().decode(),
+        (fixtures / "rancher-compose.yml").read_bytes().decode(),
+        "CassandraDB",
+    )
+
+
+def test_cassandra_settings_choose_addresses_from_the_overlay_and_what_holds_it() -> None:
+    held = {"lab-host2": [{"Labels": {}, "NetworkSettings": {"Networks": {"managed": {"IPAddress": "10.42.0.49"}}}}]}
+    ipam = [{"Subnet": "fd00::/64"}, {"Subnet": "10.42.0.0/16", "Gateway": "10.42.0.1"}]
+    settings = FILTERS["stack_compose_cassandra_settings"](_classic(), {}, ipam, held, "managed")
+    assert {name: item["ip"] for name, item in settings["addresses"].items()} == {
+        "cdb1": "10.42.0.48",
+        "cdb2": "10.42.0.50",
+        "cdb3": "10.42.0.51",
+    }
+
+
+def test_plan_lines() -> None:
+    assert FILTERS["stack_compose_plan"]({}, {}, []) == ["nothing to create"]

@@ -24,6 +24,8 @@ from ansible_collections.corral.cassandra.plugins.plugin_utils._compose.rancher_
 )
 
 FIXTURES = Path(__file__).resolve().parents[4] / "unit" / "fixtures" / "rancher"
+LINKS = "Rancher's DNS names have no equivalent here; give the service's requested_ip"
+LB = "a Rancher load balancer has no equivalent here; run a proxy of your own as a service"
 LAB_HOSTS = {f"lab-host{n}": {"hostname": f"cassandra{n}"} for n in (1, 2, 3)}
 
 
@@ -405,7 +407,7 @@ def test_web_stack_not_cassandra() -> None:
     assert web.container_label_ne == ["io.rancher.stack_service.name=${stack_name}/${service_name}"]
     assert (web.scale, data.scale, data.start_once) == (2, 2, True)
     assert web.health_check == HealthCheck(80, 2000, 2000, 2, 3, None, None, "recreate", None, "GET / HTTP/1.0")
-    assert web.upgrade_strategy == UpgradeStrategy(start_first=True)
+    assert web.upgrade_strategy == UpgradeStrategy(start_first=False)
     assert data.command == ["sh", "-c", 'echo "served by $HOSTNAME" > /usr/share/nginx/html/index.html']
 
 
@@ -511,10 +513,10 @@ REFUSED: list[tuple[str, str, str, dict[str, Any], list[str]]] = [
         [f"{W}: command: invalid interpolation in 'echo $(date)': write $$ for a literal $"],
     ),
     # keys
-    ("unknown-key", WEB + "  links:\n  - db\n", "", {}, [f"{W}: key links is not supported"]),
+    ("unknown-key", WEB + "  links:\n  - db\n", "", {}, [f"{W}: key links is not supported: {LINKS}"]),
     ("build", "web:\n  build: .\n", "", {}, [f"{W}: key build is not supported", f"{W}: image is missing"]),
     ("image-not-string", "web:\n  image: [nginx]\n", "", {}, [f"{W}: image ['nginx'] is not valid"]),
-    ("rancher-unknown-key", WEB, "web:\n  lb_config: {}\n", {}, [f"{R}: key lb_config is not supported"]),
+    ("rancher-unknown-key", WEB, "web:\n  lb_config: {}\n", {}, [f"{R}: key lb_config is not supported: {LB}"]),
     (
         "rancher-only-service",
         WEB,
@@ -862,6 +864,24 @@ REFUSED: list[tuple[str, str, str, dict[str, Any], list[str]]] = [
             f"{R}: upgrade_strategy: batch_size 0 is not a whole number of at least 1",
         ],
     ),
+    # what Rancher itself refused: start_first starts the new container while the old one still runs
+    (
+        "start-first-with-retain-ip",
+        WEB,
+        "web:\n  retain_ip: true\n  upgrade_strategy: {start_first: true}\n",
+        {},
+        [f"{R}: upgrade_strategy start_first true does not go with retain_ip true: two containers cannot hold one address"],
+    ),
+    (
+        "start-first-with-requested-ip",
+        labelled(**{"io.rancher.container.requested_ip": "10.42.0.61"}),
+        "web:\n  upgrade_strategy: {start_first: true}\n",
+        {},
+        [
+            f"{R}: upgrade_strategy start_first true does not go with io.rancher.container.requested_ip 10.42.0.61: "
+            "two containers cannot hold one address"
+        ],
+    ),
     (
         "upgrade-strategy-list",
         WEB,
@@ -929,7 +949,7 @@ def test_every_problem_of_a_stage_at_once() -> None:
         io.rancher.container.requested_ip: 10.43.0.2
     """
     assert problems(docker, "web:\n  scale: 0\n", subnet="10.42.0.0/16") == [
-        f"{W}: key links is not supported",
+        f"{W}: key links is not supported: {LINKS}",
         f"{W}: label io.rancher.container.dns is not supported",
         f"{R}: scale 0 is not a whole number of at least 1",
         f"{W}: io.rancher.sidekicks names 'ghost', which is not a service of this stack",
@@ -1024,7 +1044,7 @@ def full_stack(name: str = "Stack") -> RancherStack:
         retain_ip=True,
         start_on_create=True,
         health_check=HealthCheck(80, 2000, 2000, 2, 3, 60000, 60000, "recreateOnQuorum", 1, "GET / HTTP/1.0"),
-        upgrade_strategy=UpgradeStrategy(start_first=True, batch_size=1, interval_millis=2000),
+        upgrade_strategy=UpgradeStrategy(start_first=False, batch_size=1, interval_millis=2000),
     )
     files = Service(name="files", image="busybox", volumes=["/srv/files:/files"], start_once=True, scale=2)
     agent = Service(name="agent", image="agent:2", scheduler_global=True, start_on_create=False)

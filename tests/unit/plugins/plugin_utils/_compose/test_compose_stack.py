@@ -196,14 +196,223 @@ def test_the_imported_settings_build_the_cassandra_stack_model() -> None:
     ]
 
 
-def test_classic_rancher_file_names_the_missing_addresses() -> None:
-    text = (FIXTURES / "cassandra" / "docker-compose.yml").read_text()
-    stack = compose.parse_stack("CassandraDB", text, (FIXTURES / "cassandra" / "rancher-compose.yml").read_text())
+def _classic(name: str = "CassandraDB") -> compose.RancherStack:
+    """The classic stack as Rancher 1.x's Export Config gave it after the 3.10 upgrade: CRLF, seed-only requested_ip."""
+    files = [(FIXTURES / "classic-3.10" / f).read_bytes().decode() for f in ("docker-compose.yml", "rancher-compose.yml")]
+    assert all("\r\n" in text for text in files)
+    return compose.parse_stack(name, *files, subnet="10.42.0.0/16", hosts=HOSTS)
+
+
+IPAM = [{"Subnet": "10.42.0.0/16", "Gateway": "10.42.0.1"}]
+AFTER_SEED = "chosen: the next free address after 10.42.0.48"
+
+
+def test_classic_rancher_export_gets_addresses_after_its_seed() -> None:
+    settings = stack_compose.cassandra_settings(_classic(), {}, subnet="10.42.0.0/16", gateway="10.42.0.1")
+    assert [(node["name"], node["ip"], node["seed"]) for node in settings["nodes"]] == [
+        ("cdb1", "10.42.0.48", True),
+        ("cdb2", "10.42.0.49", False),
+        ("cdb3", "10.42.0.50", False),
+    ]
+    assert settings["addresses"] == {
+        "cdb1": {"ip": "10.42.0.48", "source": "given: io.rancher.container.requested_ip"},
+        "cdb2": {"ip": "10.42.0.49", "source": AFTER_SEED},
+        "cdb3": {"ip": "10.42.0.50", "source": AFTER_SEED},
+    }
+    assert (settings["image_repository"], settings["version"]) == ("172.30.42.1:5000/corral/cassandra", "3.10")
+    assert settings["busybox_image"] == BUSYBOX
+
+
+def test_classic_rancher_export_without_a_subnet_names_each_node_without_an_address() -> None:
     with pytest.raises(RancherComposeError) as error:
-        stack_compose.cassandra_settings(stack, {})
+        stack_compose.cassandra_settings(_classic(), {})
     assert error.value.problems == [
-        "service 'cdb2' (Cassandra): io.rancher.container.requested_ip is missing: each node needs a fixed address",
-        "service 'cdb3' (Cassandra): io.rancher.container.requested_ip is missing: each node needs a fixed address",
+        f"service '{name}' (Cassandra): io.rancher.container.requested_ip is missing and the overlay has no "
+        "IPv4 subnet to choose one from"
+        for name in ("cdb2", "cdb3")
+    ]
+
+
+def test_addresses_held_by_other_containers_are_passed_over_and_the_seeds_follow() -> None:
+    settings = stack_compose.cassandra_settings(_classic(), {}, subnet="10.42.0.0/16", held=["10.42.0.49"])
+    assert [node["ip"] for node in settings["nodes"]] == ["10.42.0.48", "10.42.0.50", "10.42.0.51"]
+    assert [node["seed"] for node in settings["nodes"]] == [True, False, False]
+
+
+def test_an_address_found_in_a_nodes_data_is_kept() -> None:
+    settings = stack_compose.cassandra_settings(_classic(), {}, subnet="10.42.0.0/16", found={"cdb3": "10.42.3.17"})
+    assert settings["addresses"]["cdb3"] == {"ip": "10.42.3.17", "source": "found: the address its data was written under"}
+    assert settings["addresses"]["cdb2"]["ip"] == "10.42.0.49"
+
+
+@pytest.mark.parametrize(
+    ("current", "name", "source", "from_data"),
+    [
+        (
+            {},
+            "Test Cluster",
+            "none in the files: the name a node's data holds, decided at preflight; 'Test Cluster' "
+            "(the official image's default, as under Rancher) on new data",
+            True,
+        ),
+        ({"cluster_name": "CassandraDB"}, "CassandraDB", "cassandra_stack_cluster_name (the inventory or -e)", False),
+    ],
+)
+def test_a_cluster_name_the_files_do_not_give(current: dict[str, Any], name: str, source: str, from_data: bool) -> None:
+    settings = stack_compose.cassandra_settings(_classic(), current, subnet="10.42.0.0/16")
+    assert (settings["cluster_name"], settings["cluster_name_source"], settings["cluster_name_from_data"]) == (
+        name,
+        source,
+        from_data,
+    )
+
+
+def test_a_cluster_name_in_the_files_wins_over_the_inventory() -> None:
+    files = _export()
+    stack = compose.parse_stack("X", files["docker-compose.yml"], files["rancher-compose.yml"])
+    settings = stack_compose.cassandra_settings(stack, {"cluster_name": "Other"})
+    assert (settings["cluster_name"], settings["cluster_name_source"]) == (
+        "CassandraDB",
+        "the files (CASSANDRA_CLUSTER_NAME)",
+    )
+
+
+def test_every_rancher_key_of_the_classic_stack_is_mapped() -> None:
+    settings = stack_compose.cassandra_settings(_classic(), {}, subnet="10.42.0.0/16")
+    everyone = "cdb1, cdb2, cdb3, data1, data2, data3"
+    assert settings["mapped"] == [
+        f"io.rancher.container.pull_image always: the image is pulled on each host that lacks it ({everyone})",
+        "io.rancher.container.start_once true: the data container is created once, holds the volume, never runs "
+        "(data1, data2, data3)",
+        f"tty true: dropped, a node and its data container need no terminal ({everyone})",
+        f"stdin_open true: dropped, nothing reads a node's input ({everyone})",
+        "scale 1: one service is one node (cdb1, cdb2, cdb3)",
+        f"start_on_create true: every node is started ({everyone})",
+        "retain_ip true: every node keeps its fixed address (cdb1, cdb2, cdb3)",
+        "health_check on 9042: the stack's own gates (CQL on 9042, the ring, the schema) (cdb1, cdb2, cdb3)",
+        "upgrade_strategy: upgrade.yml, one node at a time, each gated on its health (cdb1, cdb2, cdb3)",
+    ]
+
+
+def test_seeds_given_by_rancher_service_name_follow_the_nodes_address() -> None:
+    files = [(FIXTURES / "classic-3.10" / f).read_text() for f in ("docker-compose.yml", "rancher-compose.yml")]
+    docker = files[0].replace("CASSANDRA_SEEDS: 10.42.0.48", "CASSANDRA_SEEDS: cdb1,cdb2")
+    stack = compose.parse_stack("CassandraDB", docker, files[1])
+    settings = stack_compose.cassandra_settings(stack, {}, subnet="10.42.0.0/16")
+    assert [(node["name"], node["seed"]) for node in settings["nodes"]] == [
+        ("cdb1", True),
+        ("cdb2", True),
+        ("cdb3", False),
+    ]
+
+
+def test_seeds_that_are_no_node_are_named() -> None:
+    files = [(FIXTURES / "classic-3.10" / f).read_text() for f in ("docker-compose.yml", "rancher-compose.yml")]
+    docker = files[0].replace("CASSANDRA_SEEDS: 10.42.0.48", "CASSANDRA_SEEDS: 10.42.0.48,cassandra-old")
+    stack = compose.parse_stack("CassandraDB", docker, files[1])
+    with pytest.raises(RancherComposeError) as error:
+        stack_compose.cassandra_settings(stack, {}, subnet="10.42.0.0/16")
+    assert error.value.problems == [
+        "environment CASSANDRA_SEEDS names cassandra-old, which is no Cassandra service's address or name: "
+        "the seeds must be nodes of this stack"
+    ]
+
+
+def test_start_first_on_a_cassandra_node_is_refused() -> None:
+    files = [(FIXTURES / "classic-3.10" / f).read_text() for f in ("docker-compose.yml", "rancher-compose.yml")]
+    rancher = compose.yaml.safe_load(files[1])
+    rancher["services"]["cdb2"].update(retain_ip=False, upgrade_strategy={"start_first": True})
+    stack = compose.parse_stack("CassandraDB", files[0], compose.yaml.safe_dump(rancher))
+    with pytest.raises(RancherComposeError) as error:
+        stack_compose.cassandra_settings(stack, {}, subnet="10.42.0.0/16")
+    assert error.value.problems == [
+        "service 'cdb2' (Cassandra): upgrade_strategy start_first true is not supported: "
+        "two nodes cannot run on one data directory"
+    ]
+
+
+def test_the_imported_classic_stack_exports_every_address() -> None:
+    """The addresses chosen at import are the nodes' requested_ip in the next export."""
+    settings = stack_compose.cassandra_settings(_classic(), {}, subnet="10.42.0.0/16")
+    running = []
+    for node in settings["nodes"]:
+        index = int(node["name"][-1])
+        container = _node(index, stack="CassandraDB")
+        container["Config"]["Image"] = "172.30.42.1:5000/corral/cassandra:3.10"
+        assert container["Config"]["Labels"]["io.corral.requested-ip"] == node["ip"]
+        running += [container, _data(index)]
+    images = [{**IMAGES[0], "RepoTags": ["172.30.42.1:5000/corral/cassandra:3.10"]}]
+    files = compose.render_stack(compose.with_export_defaults(stack_compose.from_containers("CassandraDB", running, images)))
+    doc = compose.yaml.safe_load(files["docker-compose.yml"])
+    assert {name: doc["services"][name]["labels"]["io.rancher.container.requested_ip"] for name in ("cdb1", "cdb2", "cdb3")} == {
+        "cdb1": "10.42.0.48",
+        "cdb2": "10.42.0.49",
+        "cdb3": "10.42.0.50",
+    }
+
+
+def test_the_plan_names_host_address_image_data_and_cluster_name() -> None:
+    stack = _classic()
+    current = {"max_heap_size": "512M", "heap_newsize": "128M"}
+    settings = stack_compose.cassandra_settings(stack, current, subnet="10.42.0.0/16")
+    model_settings = settings | {
+        "network": "managed",
+        "data_dir": "/cassandra/data",
+        "stop_timeout": 120,
+        "superuser_name": "admin",
+    }
+    hosts = [
+        SwarmHost(f"id{n}", f"lab-host{n}", {"hostname": f"cassandra{n}"}, "ready", "active", f"lab-host{n}") for n in (1, 2, 3)
+    ]
+    model = build_stack(model_settings, hosts, IPAM).to_dict()
+    found = {"lab-host1:/cassandra/data": True, "lab-host2:/cassandra/data": True, "lab-host3:/cassandra/data": False}
+    plan = stack_compose.import_plan(settings, model, [], found, ["docker-compose.yml: service 'x': key links"])
+    image = "172.30.42.1:5000/corral/cassandra:3.10"
+    assert plan[:5] == [
+        f"cdb1 on lab-host1: Cassandra seed, address 10.42.0.48 (given: io.rancher.container.requested_ip), "
+        f"image {image}, data /cassandra/data (found, holds a node's data) in data1 (image {BUSYBOX})",
+        f"cdb2 on lab-host2: Cassandra node, address 10.42.0.49 ({AFTER_SEED}), "
+        f"image {image}, data /cassandra/data (found, holds a node's data) in data2 (image {BUSYBOX})",
+        f"cdb3 on lab-host3: Cassandra node, address 10.42.0.50 ({AFTER_SEED}), "
+        f"image {image}, data /cassandra/data (new) in data3 (image {BUSYBOX})",
+        "cluster name: 'Test Cluster', from none in the files: the name a node's data holds, decided at preflight; "
+        "'Test Cluster' (the official image's default, as under Rancher) on new data",
+        "seeds: 10.42.0.48",
+    ]
+    assert plan[5].startswith("mapped: io.rancher.container.pull_image always")
+    assert plan[-1] == "ignored as asked: docker-compose.yml: service 'x': key links"
+
+
+def test_the_plan_of_plain_containers_and_of_nothing() -> None:
+    stack = compose.parse_stack("web", *(f.read_text() for f in _web_files()), hosts=HOSTS)
+    plain = stack_compose.plain_containers(stack, place_stack(stack, HOSTS), "managed")
+    plan = stack_compose.import_plan({}, {}, plain, {})
+    assert (
+        plan[0]
+        == "web-web-data-1 on lab-host1: address Docker's choice, image busybox:1.36, volumes /srv/web:/usr/share/nginx/html"
+    )
+    assert stack_compose.import_plan({}, {}, [], {}) == ["nothing to create"]
+
+
+def _web_files() -> list[Path]:
+    return [FIXTURES / "web" / "docker-compose.yml", FIXTURES / "web" / "rancher-compose.yml"]
+
+
+def test_a_load_balancer_and_external_links_are_named() -> None:
+    """Another real shape: Rancher's haproxy load balancer in front of the nodes, and a client linked across stacks."""
+    files = [(FIXTURES / "lb-links" / f).read_text() for f in ("docker-compose.yml", "rancher-compose.yml")]
+    with pytest.raises(RancherComposeError) as error:
+        compose.parse_stack("tools", *files, subnet="10.42.0.0/16", hosts=HOSTS)
+    assert error.value.problems == [
+        "docker-compose.yml: service 'cql-lb': label io.rancher.container.agent.role is not supported: "
+        "it belongs to Rancher's own services (like its load balancer)",
+        "docker-compose.yml: service 'cql-lb': label io.rancher.container.agent_service.drain_provider is not supported",
+        "docker-compose.yml: service 'cql-lb': label io.rancher.container.create_agent is not supported: "
+        "it belongs to Rancher's own services (like its load balancer)",
+        "rancher-compose.yml: service 'cql-lb': key lb_config is not supported: "
+        "a Rancher load balancer has no equivalent here; run a proxy of your own as a service",
+        "docker-compose.yml: service 'reaper': key external_links is not supported: "
+        "links to other stacks have no equivalent here; give the other stack's address on the overlay",
     ]
 
 

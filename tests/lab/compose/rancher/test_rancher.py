@@ -1,0 +1,131 @@
+"""The classic stack as Rancher 1.x's Export Config gave it after the 3.10 upgrade, imported onto the data it left.
+
+The files (tests/unit/fixtures/rancher/classic-3.10, CRLF) give io.rancher.container.requested_ip on the seed
+only and no CASSANDRA_CLUSTER_NAME. CassandraDB2 (imported by converge, on the data CassandraDB wrote) is
+removed with its data kept; the files are imported as CassandraDB, first in check mode (the plan, and nothing
+changes), then for real: each node is back on its own data (same host ID) at the address chosen for it.
+The cluster name is given as cassandra_stack_cluster_name, as the files give none.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from compose_lab import CITIES, NODES, ROOT, STACKS, PlaybookRun, container_ids, docker, inspect_stack, run_playbook
+
+testinfra_hosts = ["lab-manager"]
+
+EXPORT = ROOT / "tests" / "unit" / "fixtures" / "rancher" / "classic-3.10"
+IMAGE = "172.30.42.1:5000/corral/cassandra:3.10"
+CLUSTER = ["-e", "cassandra_stack_cluster_name=CassandraDB"]
+
+
+def host_ids() -> dict[str, str]:
+    found = {}
+    for node, (host, _ip, _data) in NODES.items():
+        info = docker(host, "exec", node, "nodetool", "info")
+        found[node] = re.search(r"^ID\s*:\s*(\S+)", info, re.M).group(1)  # type: ignore[union-attr]
+    return found
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    files = tmp_path_factory.mktemp("classic-3.10")
+    for name in ("docker-compose.yml", "rancher-compose.yml"):
+        shutil.copyfile(EXPORT / name, files / name)  # byte for byte: CRLF as Rancher wrote it
+    before = host_ids()
+    removed = run_playbook("remove.yml", "-e", "stack=CassandraDB2")
+    assert removed.rc == 0, removed
+    ids = container_ids()
+    check = run_playbook("import.yml", "-e", "stack=CassandraDB", "-e", f"compose_dir={files}", *CLUSTER, "--check")
+    ids_after_check = container_ids()
+    real = run_playbook("import.yml", "-e", "stack=CassandraDB", "-e", f"compose_dir={files}", *CLUSTER)
+    exported = run_playbook("export.yml", "-e", "stack=CassandraDB", "-e", f"compose_dir={STACKS / 'rancher-export'}")
+    return {
+        "before": before,
+        "check": check,
+        "unchanged": ids == ids_after_check,
+        "real": real,
+        "exported": exported,
+    }
+
+
+def plan(run: PlaybookRun) -> list[str]:
+    return [
+        line
+        for play in run.result.get("plays", [])
+        for task in play.get("tasks", [])
+        if task["task"]["name"].endswith("stack_compose : Show the plan")
+        for outcome in task["hosts"].values()
+        for line in outcome.get("msg", [])
+    ]
+
+
+def test_the_files_are_rancher_s_crlf_export_with_one_requested_ip() -> None:
+    text = (EXPORT / "docker-compose.yml").read_bytes().decode()
+    assert "\r\n" in text and "CASSANDRA_CLUSTER_NAME" not in text
+    assert text.count("io.rancher.container.requested_ip") == 1
+
+
+def test_check_mode_shows_the_plan_and_changes_nothing(runs: dict[str, Any]) -> None:
+    check: PlaybookRun = runs["check"]
+    assert check.rc == 0, check
+    assert runs["unchanged"]
+    lines = plan(check)
+    chosen = "chosen: the next free address after 10.42.0.48"
+    for node, (host, ip, data) in NODES.items():
+        source = "given: io.rancher.container.requested_ip" if node == "cdb1" else chosen
+        role = "seed" if node == "cdb1" else "node"
+        assert (
+            f"{node} on {host}: Cassandra {role}, address {ip} ({source}), image {IMAGE}, "
+            f"data /cassandra/data (found, holds a node's data) in {data} (image 172.30.42.1:5000/corral/busybox:stable)"
+        ) in lines, lines
+    assert "cluster name: 'CassandraDB', from cassandra_stack_cluster_name (the inventory or -e)" in lines
+    assert "seeds: 10.42.0.48" in lines
+    assert any(line.startswith("mapped: io.rancher.container.pull_image always") for line in lines)
+
+
+def test_each_node_is_back_on_its_own_data_at_its_address(runs: dict[str, Any]) -> None:
+    assert runs["real"].rc == 0, runs["real"]
+    stack = inspect_stack("CassandraDB")
+    for node, (host, ip, data) in NODES.items():
+        assert stack[node]["_host"] == host
+        assert stack[node]["NetworkSettings"]["Networks"]["managed"]["IPAMConfig"]["IPv4Address"] == ip
+        assert stack[node]["Config"]["Image"] == IMAGE
+        assert stack[data]["HostConfig"]["Binds"] == ["/cassandra/data:/var/lib/cassandra:rw"]
+        assert "CASSANDRA_SEEDS=10.42.0.48" in stack[node]["Config"]["Env"]
+    assert host_ids() == runs["before"]
+
+
+def test_three_up_normal_and_every_row_at_all(runs: dict[str, Any]) -> None:
+    assert runs["real"].rc == 0, runs["real"]
+    for node, (host, _ip, _data) in NODES.items():
+        status = docker(host, "exec", node, "nodetool", "status")
+        states = {ip: state for state, ip in re.findall(r"^([UD][NJLM])\s+(\S+)", status, re.M)}
+        assert states == {ip: "UN" for _h, ip, _d in NODES.values()}, status
+    password = (Path.home() / ".config/corral-cassandra/CassandraDB.credentials").read_text().split()[0]
+    out = docker(
+        "lab-host2",
+        "exec",
+        "-e",
+        "CQL_PASSWORD=" + password,
+        "cdb2",
+        "sh",
+        "-c",
+        'exec cqlsh -u admin -p "$CQL_PASSWORD" -e "CONSISTENCY ALL; SELECT city FROM testdata.weather;" 10.42.0.49',
+    )
+    assert sorted(re.findall(r"^\s*(Sapporo|Tokyo|Osaka|Hakata|Naha)\s*$", out, re.M)) == sorted(CITIES), out
+
+
+def test_the_next_export_gives_every_node_its_address(runs: dict[str, Any]) -> None:
+    assert runs["exported"].rc == 0, runs["exported"]
+    compose = yaml.safe_load((STACKS / "rancher-export" / "docker-compose.yml").read_text())
+    assert {node: compose["services"][node]["labels"]["io.rancher.container.requested_ip"] for node in NODES} == {
+        node: ip for node, (_host, ip, _data) in NODES.items()
+    }
+    assert {compose["services"][node]["environment"]["CASSANDRA_CLUSTER_NAME"] for node in NODES} == {"CassandraDB"}
