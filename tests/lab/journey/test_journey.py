@@ -83,7 +83,7 @@ def test_the_readme_journey_runs_as_printed() -> None:
 
     # What the journey wrote (the export in stacks/, logs in .cache/) is nothing git or the linters see.
     assert git_status() == before
-    rc, output, _ = run([str(VENV_BIN / "yamllint"), "-s", "."], LOGS / "yamllint.log", ROOT, env)
+    rc, output, _log = run([str(VENV_BIN / "yamllint"), "-s", "."], LOGS / "yamllint.log", ROOT, env)
     assert rc == 0, f"yamllint of the checkout after the journey:\n{tail(output)}"
 
 
@@ -96,18 +96,18 @@ def test_the_installed_collection_runs_by_name(tmp_path: Path) -> None:
     galaxy, playbook = str(VENV_BIN / "ansible-galaxy"), str(VENV_BIN / "ansible-playbook")
     logs = LOGS / "installed"
 
-    rc, output, _ = run([galaxy, "collection", "build", "--output-path", str(tmp_path / "dist"), str(ROOT)],
-                        logs / "build.log", tmp_path, env)
+    rc, output, _log = run([galaxy, "collection", "build", "--output-path", str(tmp_path / "dist"), str(ROOT)],
+                           logs / "build.log", tmp_path, env)
     assert rc == 0, output
     (artifact,) = (tmp_path / "dist").glob("corral-cassandra-*.tar.gz")
-    rc, output, _ = run([galaxy, "collection", "install", str(artifact), "-p", str(collections)],
-                        logs / "install.log", tmp_path, env)
+    rc, output, _log = run([galaxy, "collection", "install", str(artifact), "-p", str(collections)],
+                           logs / "install.log", tmp_path, env)
     assert rc == 0, output
     installed = collections / "ansible_collections" / "corral" / "cassandra"
     assert (installed / "playbooks" / "site.yml").is_file()
     assert not (installed / "ansible.cfg").exists() and not (installed / "inventories" / "lab").exists()
-    rc, output, _ = run([galaxy, "collection", "list", "corral.cassandra", "--format", "json"],
-                        logs / "list.log", tmp_path, env)
+    rc, output, _log = run([galaxy, "collection", "list", "corral.cassandra", "--format", "json"],
+                           logs / "list.log", tmp_path, env)
     listed = json.loads(output[output.index("{"):])
     assert [path for path, found in listed.items() if "corral.cassandra" in found] == [
         str(collections / "ansible_collections")], output
@@ -120,7 +120,7 @@ def test_the_installed_collection_runs_by_name(tmp_path: Path) -> None:
     # The journey's last step deployed the stack from the checkout: the artifact finds nothing to change.
     assert all(counts == {"changed": 0, "unreachable": 0, "failed": 0} for counts in hosts.values()), tail(site)
 
-    rc, status, _ = run([playbook, "-i", inventory, "corral.cassandra.status"], logs / "status.log", tmp_path, env)
+    rc, status, _log = run([playbook, "-i", inventory, "corral.cassandra.status"], logs / "status.log", tmp_path, env)
     assert rc == 0, tail(status)
     table = task_result(status, "corral.cassandra.cassandra_stack : Show the cluster")["msg"]
     assert isinstance(table, list), f"the cluster table is one string, not one line per row: {table!r}"

@@ -61,7 +61,7 @@ def test_a_newer_inventory_is_refused_with_the_command_to_run() -> None:
 
 def test_a_mixed_cluster_names_each_version() -> None:
     problems = desired.running_state_problems(stack("3.10"), planned("3.9", "3.10", "3.11.19"))
-    assert [problem.split(":")[0] for problem in problems] == [
+    assert [problem.split(":", maxsplit=1)[0] for problem in problems] == [
         "the inventory asks for Cassandra 3.10 (cassandra_stack_version), but cdb1 runs 3.9",
         "the inventory asks for Cassandra 3.10 (cassandra_stack_version), but cdb3 runs 3.11.19",
     ]
