@@ -65,6 +65,12 @@ def feasibility_check(stack: dict[str, Any], reads: dict[str, Any]) -> dict[str,
         return feasibility.feasibility(_plain(stack), _plain(reads))
 
 
+@refusing
+def saved_cluster_name(stack: dict[str, Any], reads: dict[str, Any]) -> dict[str, Any]:
+    with refused("the cluster name cannot be taken from the nodes' data; nothing was changed", model.StackError):
+        return feasibility.saved_cluster_name(_plain(stack), _plain(reads))
+
+
 def phases(stack: dict[str, Any], observed: dict[str, Any], plan_results: list[Any]) -> list[dict[str, Any]]:
     return bringup.phases(_plain(stack), _plain(observed), _plain(plan_results))
 
@@ -115,6 +121,7 @@ class FilterModule:
             "cassandra_stack_running_state": running_state,
             "cassandra_stack_identity_request": identity_request,
             "cassandra_stack_feasibility": feasibility_check,
+            "cassandra_stack_saved_cluster_name": saved_cluster_name,
             "cassandra_stack_phases": phases,
             "cassandra_stack_failures": failures,
             "cassandra_stack_cql_login_refused": cql_login_refused,

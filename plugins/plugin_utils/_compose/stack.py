@@ -348,7 +348,7 @@ def cassandra_settings(
 
 
 def _cluster_name(files: str | None, inventory: str | None) -> dict[str, Any]:
-    """The cluster name and where it comes from: the files, the inventory, else the data (decided at preflight)."""
+    """The cluster name and where it comes from: the files, the inventory, else the data (read by import.yml)."""
     if files:
         return {
             "cluster_name": files,
@@ -364,7 +364,7 @@ def _cluster_name(files: str | None, inventory: str | None) -> dict[str, Any]:
     return {
         "cluster_name": IMAGE_DEFAULT_CLUSTER_NAME,
         "cluster_name_source": (
-            f"none in the files: the name a node's data holds, decided at preflight; {IMAGE_DEFAULT_CLUSTER_NAME!r} "
+            f"none in the files: the name the nodes' data holds, read before the plan; {IMAGE_DEFAULT_CLUSTER_NAME!r} "
             "(the official image's default, as under Rancher) on new data"
         ),
         "cluster_name_from_data": True,

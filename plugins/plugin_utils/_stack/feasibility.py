@@ -190,3 +190,39 @@ def feasibility(stack: dict[str, Any], reads: dict[str, dict[str, Any]]) -> dict
     if problems:
         raise StackError("\n".join(problems))
     return {"unread": unread}
+
+
+def saved_cluster_name(stack: dict[str, Any], reads: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """The cluster name the nodes' data holds, for a stack whose files and inventory give none (an import).
+
+    {} when no node's data holds one (fresh directories); else {cluster_name, source}. Refuses (StackError)
+    when the nodes' data disagree, or when a node's data could not be read: a guessed name on data saved
+    under another would make Cassandra refuse to start.
+    """
+    found: dict[str, list[str]] = {}
+    problems: list[str] = []
+    for node in stack["nodes"]:
+        node_read = ((reads.get(node["host"]) or {}).get("nodes") or {}).get(node["name"])
+        if node_read is None:
+            continue
+        where = f"node {node['name']} on {node['host']}"
+        if "error" in node_read:
+            problems.append(
+                f"{where}: its data could not be read for its cluster name ({node_read.get('source', '?')}: "
+                f"{node_read['error']}): give the name, as CASSANDRA_CLUSTER_NAME in the files or cassandra_stack_cluster_name"
+            )
+            continue
+        name = saved_identity(node_read).get("cluster_name")
+        if name:
+            found.setdefault(name, []).append(f"{node['name']} ({node_read.get('source', '?')})")
+    if len(found) > 1:
+        problems.append(
+            "the nodes' data holds different cluster names: "
+            + "; ".join(f"{name!r} in {', '.join(nodes)}" for name, nodes in found.items())
+        )
+    if problems:
+        raise StackError("\n".join(problems))
+    if not found:
+        return {}
+    ((name, nodes),) = found.items()
+    return {"cluster_name": name, "source": f"the data of {', '.join(nodes)}"}

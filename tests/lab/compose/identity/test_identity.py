@@ -1,9 +1,9 @@
-"""An import onto data saved under another cluster name is refused before any change, the data read offline.
+"""An import whose files name another cluster than the data's is refused before any change, the data read offline.
 
 Runs after classic/ has checked CassandraDB2: it removes CassandraDB2 (its data stays on the hosts) and
-imports its files without their cluster name as CassandraDB3, whose cluster name is then its stack name.
-No node runs, so the refusal comes from each host's data directory, read offline. CassandraDB2 stays
-removed; the scenario's cleanup resets the lab.
+imports its files, their CASSANDRA_CLUSTER_NAME changed to 'Other', as CassandraDB3. No node runs, so the
+refusal comes from each host's data directory, read offline. CassandraDB2 stays removed; rancher/ imports
+its data next (files without a cluster name: the data's is taken).
 """
 
 from __future__ import annotations
@@ -16,14 +16,17 @@ from compose_lab import NODES, STACKS, container_ids, run_playbook
 testinfra_hosts = ["lab-manager"]
 
 
-def test_import_without_the_cluster_name_onto_its_data_is_refused(tmp_path: Path) -> None:
+def test_import_naming_another_cluster_than_its_data_is_refused(tmp_path: Path) -> None:
     source = STACKS / "CassandraDB2"
     compose = (source / "docker-compose.yml").read_text()
     assert "CASSANDRA_CLUSTER_NAME" in compose
     files = tmp_path / "CassandraDB3"
     files.mkdir()
     (files / "docker-compose.yml").write_text(
-        "".join(line for line in compose.splitlines(keepends=True) if "CASSANDRA_CLUSTER_NAME" not in line)
+        "".join(
+            line.replace("CassandraDB", "Other") if "CASSANDRA_CLUSTER_NAME" in line else line
+            for line in compose.splitlines(keepends=True)
+        )
     )
     shutil.copy(source / "rancher-compose.yml", files)
     removed = run_playbook("remove.yml", "-e", "stack=CassandraDB2")
@@ -40,4 +43,4 @@ def test_import_without_the_cluster_name_onto_its_data_is_refused(tmp_path: Path
             f"node {node} on {host}: its data holds cluster name 'CassandraDB' (read from its data directory "
             "/cassandra/data, read offline"
         ) in message, message
-        assert "the stack asks for 'CassandraDB3'" in message
+        assert "the stack asks for 'Other'" in message

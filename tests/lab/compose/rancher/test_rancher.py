@@ -4,7 +4,7 @@ The files (tests/unit/fixtures/rancher/classic-3.10, CRLF) give io.rancher.conta
 only and no CASSANDRA_CLUSTER_NAME. CassandraDB2 (imported by converge, on the data CassandraDB wrote) is
 removed with its data kept; the files are imported as CassandraDB, first in check mode (the plan, and nothing
 changes), then for real: each node is back on its own data (same host ID) at the address chosen for it.
-The cluster name is given as cassandra_stack_cluster_name, as the files give none.
+The files give no cluster name: the import takes the one the data holds, read offline (no node runs).
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ testinfra_hosts = ["lab-manager"]
 
 EXPORT = ROOT / "tests" / "unit" / "fixtures" / "rancher" / "classic-3.10"
 IMAGE = "172.30.42.1:5000/corral/cassandra:3.10"
-CLUSTER = ["-e", "cassandra_stack_cluster_name=CassandraDB"]
 
 
 def host_ids() -> dict[str, str]:
@@ -42,9 +41,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     removed = run_playbook("remove.yml", "-e", "stack=CassandraDB2")
     assert removed.rc == 0, removed
     ids = container_ids()
-    check = run_playbook("import.yml", "-e", "stack=CassandraDB", "-e", f"compose_dir={files}", *CLUSTER, "--check")
+    check = run_playbook("import.yml", "-e", "stack=CassandraDB", "-e", f"compose_dir={files}", "--check")
     ids_after_check = container_ids()
-    real = run_playbook("import.yml", "-e", "stack=CassandraDB", "-e", f"compose_dir={files}", *CLUSTER)
+    real = run_playbook("import.yml", "-e", "stack=CassandraDB", "-e", f"compose_dir={files}")
     exported = run_playbook("export.yml", "-e", "stack=CassandraDB", "-e", f"compose_dir={STACKS / 'rancher-export'}")
     return {
         "before": before,
@@ -85,7 +84,11 @@ def test_check_mode_shows_the_plan_and_changes_nothing(runs: dict[str, Any]) -> 
             f"{node} on {host}: Cassandra {role}, address {ip} ({source}), image {IMAGE}, "
             f"data /cassandra/data (found, holds a node's data) in {data} (image 172.30.42.1:5000/corral/busybox:stable)"
         ) in lines, lines
-    assert "cluster name: 'CassandraDB', from cassandra_stack_cluster_name (the inventory or -e)" in lines
+    named = [line for line in lines if line.startswith("cluster name: ")]
+    assert len(named) == 1 and named[0].startswith(
+        "cluster name: 'CassandraDB', from the data of cdb1 (its data directory /cassandra/data, read offline"
+    ), lines
+    assert all(f"{node} (its data directory /cassandra/data, read offline" in named[0] for node in NODES), named
     assert "seeds: 10.42.0.48" in lines
     assert any(line.startswith("mapped: io.rancher.container.pull_image always") for line in lines)
 

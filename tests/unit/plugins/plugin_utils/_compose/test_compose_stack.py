@@ -251,7 +251,7 @@ def test_an_address_found_in_a_nodes_data_is_kept() -> None:
         (
             {},
             "Test Cluster",
-            "none in the files: the name a node's data holds, decided at preflight; 'Test Cluster' "
+            "none in the files: the name the nodes' data holds, read before the plan; 'Test Cluster' "
             "(the official image's default, as under Rancher) on new data",
             True,
         ),
@@ -375,7 +375,7 @@ def test_the_plan_names_host_address_image_data_and_cluster_name() -> None:
         f"image {image}, data /cassandra/data (found, holds a node's data) in data2 (image {BUSYBOX})",
         f"cdb3 on lab-host3: Cassandra node, address 10.42.0.50 ({AFTER_SEED}), "
         f"image {image}, data /cassandra/data (new) in data3 (image {BUSYBOX})",
-        "cluster name: 'Test Cluster', from none in the files: the name a node's data holds, decided at preflight; "
+        "cluster name: 'Test Cluster', from none in the files: the name the nodes' data holds, read before the plan; "
         "'Test Cluster' (the official image's default, as under Rancher) on new data",
         "seeds: 10.42.0.48",
     ]

@@ -14,6 +14,7 @@ from ansible_collections.corral.cassandra.plugins.plugin_utils._stack.feasibilit
     from_sstabledump,
     heap_bytes,
     identity_request,
+    saved_cluster_name,
 )
 from ansible_collections.corral.cassandra.plugins.plugin_utils._stack.model import (
     DEFAULT_NODES,
@@ -212,3 +213,33 @@ def test_port_a_host_process_listens_on_is_refused() -> None:
 def test_ports_that_do_not_collide(port: str, entry: dict[str, Any]) -> None:
     stack = lab_stack(published_ports=[port])
     assert feasibility(stack, reads(lab_host1=host_read(published=[entry]))) == {"unread": []}
+
+
+def offline(name: str, cluster_name: str) -> dict[str, dict[str, str]]:
+    return {name: {"source": "its data directory /cassandra/data, read offline",
+                   "stdout": dump(("cluster_name", cluster_name, None))}}
+
+
+def test_saved_cluster_name_of_new_directories_is_none() -> None:
+    assert saved_cluster_name(lab_stack(cluster_name="Test Cluster"), reads()) == {}
+
+
+def test_saved_cluster_name_is_the_datas_with_its_source() -> None:
+    lab = reads(lab_host1=host_read(running("cdb1")), lab_host2=host_read(offline("cdb2", "CassandraDB")))
+    assert saved_cluster_name(lab_stack(cluster_name="Test Cluster"), lab) == {
+        "cluster_name": "CassandraDB",
+        "source": "the data of cdb1 (the running node (nodetool describecluster in cdb1)), "
+                  "cdb2 (its data directory /cassandra/data, read offline)",
+    }
+
+
+def test_saved_cluster_names_that_differ_are_refused() -> None:
+    lab = reads(lab_host1=host_read(offline("cdb1", "One")), lab_host2=host_read(offline("cdb2", "Two")))
+    with pytest.raises(StackError, match=re.escape("the nodes' data holds different cluster names: 'One' in cdb1")):
+        saved_cluster_name(lab_stack(cluster_name="Test Cluster"), lab)
+
+
+def test_saved_cluster_name_unreadable_is_refused() -> None:
+    unread = {"cdb3": {"source": "its data directory /cassandra/data", "error": "no image of the node is on this host"}}
+    with pytest.raises(StackError, match="node cdb3 on lab-host3: its data could not be read for its cluster name"):
+        saved_cluster_name(lab_stack(cluster_name="Test Cluster"), reads(lab_host3=host_read(unread)))
