@@ -67,6 +67,10 @@ def look_problems(looks: dict[str, Any], spec: dict[str, Any], ring: bool = True
     return upgrade.look_problems(_plain(looks), _plain(spec), bool(ring))
 
 
+def look_crashes(looks: dict[str, Any], spec: dict[str, Any], changed: str) -> list[str]:
+    return upgrade.look_crashes(_plain(looks), _plain(spec), str(changed))
+
+
 def look_ring_views(looks: dict[str, Any]) -> list[dict[str, Any]]:
     return upgrade.look_ring_views(_plain(looks))
 
@@ -114,6 +118,7 @@ class FilterModule:
             "cassandra_upgrade_look_lines": look_lines,
             "cassandra_upgrade_look_problems": look_problems,
             "cassandra_upgrade_look_ring_views": look_ring_views,
+            "cassandra_upgrade_look_crashes": look_crashes,
             "cassandra_upgrade_pull_failures": pull_failures,
             "cassandra_upgrade_overlay_failures": overlay_failures,
             "cassandra_upgrade_script": script,

@@ -764,6 +764,28 @@ def look_problems(looks: dict[str, Any], spec: dict[str, Any], ring: bool = True
     return problems
 
 
+def look_crashes(looks: dict[str, Any], spec: dict[str, Any], changed: str) -> list[str]:
+    """The nodes in looks whose container exited, is restarting, or (the node this step changed, created anew
+    with a count of 0) has restarted: a gate stops at once on them instead of waiting out its deadline."""
+    crashes: list[str] = []
+    names = {node["name"]: node["host"] for node in spec["nodes"]}
+    for result in looks.values():
+        if _host_error(result):
+            continue
+        for part in look_parts(str(result.get("stdout") or "")):
+            if part["part"] != "state" or part["node"] not in names or part["rc"] != 0:
+                continue
+            fields = part["text"].split()
+            status = fields[0] if fields else ""
+            restarts = int(fields[1]) if len(fields) > 1 and fields[1].isdigit() else 0
+            node, host = part["node"], names[part["node"]]
+            if status in ("exited", "dead", "restarting") or (node == changed and restarts > 0):
+                crashes.append(
+                    f"{node}: its container is {status} after {restarts} restart(s); see `docker logs {node}` on {host}"
+                )
+    return crashes
+
+
 def look_ring_views(looks: dict[str, Any]) -> list[dict[str, Any]]:
     """Each node's `nodetool status` in looks, as the results of a task that ran it (for the status table)."""
     views = []

@@ -64,7 +64,11 @@ def fake_host(tmp_path: Path) -> Path:
             #!/bin/sh
             d="$FAKE_DIR"
             case "$1" in
-              container) shift 2; [ -f "$d/engine-down" ] && { echo "Cannot connect to the Docker daemon" >&2; exit 1; }
+              container) shift 2; if [ $# -eq 1 ] && [ -f "$d/state-$1" ]; then
+                                    set -- $(cat "$d/state-$1")  # like docker: one key a line
+                                    printf '[\n {\n  "State": {\n   "Status": "%s",\n   "Running": true\n  },\n' "$1"
+                                    printf '  "RestartCount": %s\n }\n]\n' "$2"; exit 0; fi
+                         [ -f "$d/engine-down" ] && { echo "Cannot connect to the Docker daemon" >&2; exit 1; }
                          found=""; code=0
                          for name in "$@"; do
                            if [ -f "$d/inspect-$name" ]; then found="$found${found:+,}$(cat "$d/inspect-$name")"
@@ -181,6 +185,7 @@ def test_pull_overlay_and_nodes_are_looked_at_together(fake_host: Path) -> None:
     assert [(part["part"], part["node"]) for part in upgrade.look_parts(look["stdout"])] == [
         ("overlay", "-"),
         ("pull", "-"),
+        ("state", "cdb1"),
         ("ring", "cdb1"),
         ("cql", "cdb1"),
         ("schema", "cdb1"),
@@ -318,3 +323,25 @@ def test_every_look_runs_raw_with_its_variables_in_its_text() -> None:
     for task in runs:
         assert "cassandra_upgrade_script(" in task["ansible.builtin.raw"]
         assert "environment" not in task
+
+
+def test_a_crash_stops_the_gate_at_once(fake_host: Path) -> None:
+    spec = gate_spec()
+    for node in NODES:
+        answers(fake_host, node["name"])
+    (fake_host / "state-cdb1").write_text("running 0", encoding="utf-8")
+    (fake_host / "state-cdb2").write_text("running 1", encoding="utf-8")
+    (fake_host / "state-cdb3").write_text("restarting 4", encoding="utf-8")
+    # Not the listen wait (nothing listens here): the rest of the gate's look.
+    lines = {node["host"]: upgrade.look_lines(spec, node["host"]).replace(" y n y y", " n n y y") for node in NODES}
+    looks = {node["host"]: run_look(fake_host, {"LOOK_NODES": lines[node["host"]]}) for node in NODES}
+    # cdb2, the node the step created anew, restarted once; cdb3 is restarting; cdb1 runs.
+    assert upgrade.look_crashes(looks, spec, "cdb2") == [
+        "cdb2: its container is running after 1 restart(s); see `docker logs cdb2` on lab-host2",
+        "cdb3: its container is restarting after 4 restart(s); see `docker logs cdb3` on lab-host3",
+    ]
+    # A peer's old restarts are not this step's crash; a container not inspected is not judged here.
+    (fake_host / "state-cdb3").write_text("running 4", encoding="utf-8")
+    (fake_host / "state-cdb2").unlink()
+    looks = {node["host"]: run_look(fake_host, {"LOOK_NODES": lines[node["host"]]}) for node in NODES}
+    assert upgrade.look_crashes(looks, spec, "cdb2") == []
