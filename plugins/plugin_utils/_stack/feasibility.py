@@ -224,5 +224,5 @@ def saved_cluster_name(stack: dict[str, Any], reads: dict[str, dict[str, Any]]) 
         raise StackError("\n".join(problems))
     if not found:
         return {}
-    ((name, nodes),) = found.items()
+    name, nodes = next(iter(found.items()))
     return {"cluster_name": name, "source": f"the data of {', '.join(nodes)}"}
