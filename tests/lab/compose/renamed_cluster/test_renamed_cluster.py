@@ -1,9 +1,9 @@
 """An import whose files name another cluster than the data's is refused before any change, the data read offline.
 
-Runs after classic/ has checked CassandraDB2: it removes CassandraDB2 (its data stays on the hosts) and
-imports its files, their CASSANDRA_CLUSTER_NAME changed to 'Other', as CassandraDB3. No node runs, so the
-refusal comes from each host's data directory, read offline. CassandraDB2 stays removed; rancher/ imports
-its data next (files without a cluster name: the data's is taken).
+Runs after rancher/ has imported the classic Rancher export as CassandraDB onto the data CassandraDB2 left:
+it removes CassandraDB (its data stays on the hosts) and imports CassandraDB2's files, their
+CASSANDRA_CLUSTER_NAME changed to 'Other', as CassandraDB3. No node runs, so the refusal comes from each
+host's data directory, read offline. The scenario's cleanup resets the lab.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def test_import_naming_another_cluster_than_its_data_is_refused(tmp_path: Path) 
         )
     )
     shutil.copy(source / "rancher-compose.yml", files)
-    removed = run_playbook("remove.yml", "-e", "stack=CassandraDB2")
+    removed = run_playbook("remove.yml", "-e", "stack=CassandraDB")
     assert removed.rc == 0, removed
 
     before = container_ids()
