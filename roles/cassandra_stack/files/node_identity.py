@@ -137,7 +137,8 @@ def start_reads(nodes):
                 continue
             reads[node["name"]] = (
                 "its data directory %s, read offline (system.local dumped with %s)" % (node["data_dir"], image),
-                run(["docker", "run", "--rm", "--network", "none", "--user", "999:999", "--entrypoint", "bash",
+                run(["docker", "run", "--rm", "--network", "none", "--hostname", "localhost", "--user", "999:999",
+                     "--entrypoint", "bash",
                      "-v", node["data_dir"] + ":/var/lib/cassandra:ro", image, "-c", DUMP]),
             )
     return reads
