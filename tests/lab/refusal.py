@@ -94,7 +94,12 @@ def refusals(lab_host: Callable[[str], Host], playbook: str, extra_vars: dict[st
     assert last["name"] == task or last["name"].endswith(f" : {task}"), (
         f"the run went on after preflight, to {last['name']!r}: {run.output}"
     )
-    messages = {host: str(result.get("msg", "")) for host, result in last["hosts"].items() if result.get("failed")}
+    # corral.cassandra.refuse gives the headline as msg and each problem in `problems`.
+    messages = {
+        host: "\n".join([str(result.get("msg", "")), *map(str, result.get("problems", []))])
+        for host, result in last["hosts"].items()
+        if result.get("failed")
+    }
     assert messages, last
     assert containers(lab_host, hosts) == before, "a refused run changed a container"
     return messages
