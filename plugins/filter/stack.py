@@ -71,6 +71,10 @@ def saved_cluster_name(stack: dict[str, Any], reads: dict[str, Any]) -> dict[str
         return feasibility.saved_cluster_name(_plain(stack), _plain(reads))
 
 
+def saved_addresses(stack: dict[str, Any], reads: dict[str, Any]) -> dict[str, Any]:
+    return feasibility.saved_addresses(_plain(stack), _plain(reads))
+
+
 def phases(stack: dict[str, Any], observed: dict[str, Any], plan_results: list[Any]) -> list[dict[str, Any]]:
     return bringup.phases(_plain(stack), _plain(observed), _plain(plan_results))
 
@@ -121,6 +125,7 @@ class FilterModule:
             "cassandra_stack_running_state": running_state,
             "cassandra_stack_identity_request": identity_request,
             "cassandra_stack_feasibility": feasibility_check,
+            "cassandra_stack_saved_addresses": saved_addresses,
             "cassandra_stack_saved_cluster_name": saved_cluster_name,
             "cassandra_stack_phases": phases,
             "cassandra_stack_failures": failures,

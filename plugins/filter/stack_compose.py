@@ -33,10 +33,12 @@ def cassandra_settings(
     containers: dict[str, Any] | None = None,
     network: str = "",
     found: dict[str, str] | None = None,
+    unread: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """A parsed stack + the settings in force -> cassandra_stack_* settings for its Cassandra services ({} if none).
 
-    ipam: the overlay's IPAM.Config; containers: {host: docker ps entries}; both for choosing missing addresses.
+    ipam: the overlay's IPAM.Config; containers: {host: docker ps entries}; both for choosing missing addresses;
+    found and unread: the addresses the nodes' data was written under, and the nodes whose data could not be read.
     """
     data = _plain(stack)
     config: dict[str, Any] = next((item for item in _plain(ipam or []) if ":" not in str(item.get("Subnet") or ":")), {})
@@ -49,6 +51,7 @@ def cassandra_settings(
                 gateway=config.get("Gateway") or None,
                 held=held_addresses(_plain(containers or {}), str(data.get("name") or ""), str(network)),
                 found=_plain(found or {}),
+                unread=_plain(unread or {}),
             )
         )
 

@@ -239,18 +239,20 @@ def cassandra_settings(
     current: Mapping[str, Any],
     subnet: str | None = None,
     gateway: str | None = None,
-    held: Sequence[str] = (),
+    held: Mapping[str, str] | None = None,
     found: Mapping[str, str] | None = None,
+    unread: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The cassandra_stack_* settings (without the prefix) that deploy the stack's Cassandra services.
 
     current: the settings in force now (inventory), kept where the files say nothing (heap, snitch,
-    tokens, cluster name). subnet, gateway and held (addresses other containers hold on the overlay)
-    let a node without a requested_ip get one; found ({service: address}) is where its data says it
-    was. {} when the stack has no Cassandra service. RancherComposeError names every service, key or
-    label the Cassandra path cannot honour. Besides the settings: `addresses` ({node: {ip, source}}),
-    `cluster_name_source`, `cluster_name_from_data` (no name in the files or the inventory: the data
-    decides at preflight) and `mapped` (how each Rancher key was honoured), for the plan.
+    tokens, cluster name). subnet, gateway and held ({address: container} other containers hold on the
+    overlay) let a node without a requested_ip get one; found ({service: address}) is where its data was
+    written, unread ({service: why}) whose data could not be read (addresses.py). {} when the stack has
+    no Cassandra service. RancherComposeError names every service, key or label the Cassandra path cannot
+    honour. Besides the settings: `addresses` ({node: {ip, source}}), `cluster_name_source`,
+    `cluster_name_from_data` (no name in the files or the inventory: import.yml takes the data's) and
+    `mapped` (how each Rancher key was honoured), for the plan.
     """
     problems: list[str] = []
     nodes: list[dict[str, Any]] = []
@@ -321,7 +323,9 @@ def cassandra_settings(
             problems.append(f"environment CASSANDRA_NUM_TOKENS {settings['num_tokens']!r} is not a whole number")
 
     given_ips = {name: service.requested_ip for name, service in stack.services.items() if service.requested_ip}
-    addresses, address_problems = choose_addresses([node["name"] for node in nodes], given_ips, subnet, gateway, held, found)
+    addresses, address_problems = choose_addresses(
+        [node["name"] for node in nodes], given_ips, subnet, gateway, held, found, unread
+    )
     problems.extend(address_problems)
     for node in nodes:
         node["ip"] = addresses[node["name"]].ip if node["name"] in addresses else None

@@ -20,12 +20,15 @@ from ansible_collections.corral.cassandra.plugins.plugin_utils._stack.model impo
 DEFAULT_PARTITIONER = "org.apache.cassandra.dht.Murmur3Partitioner"
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
 _WILDCARD_IPS = {"", "0.0.0.0", "::"}
+# The cells of system.local read from a node's data (the address cells are inet: "10.42.0.49").
+_SAVED_CELLS = ("cluster_name", "partitioner", "broadcast_address", "listen_address")
 _PORT = re.compile(r"^(?:(?P<ip>[0-9.]+):)?(?P<host>[0-9]+):(?P<container>[0-9]+)(?:/(?P<proto>tcp|udp))?$")
 
 
 def identity_request(stack: dict[str, Any], host: str) -> dict[str, Any]:
-    """The argument of node_identity.py on one host: its nodes and the image to read their data with."""
+    """The argument of node_identity.py on one host: its nodes, the image to read their data with, the overlay."""
     return {
+        "network": stack["network"],
         "nodes": [
             {"name": node["name"], "data_dir": node["data_dir"], "images": [stack["image"]]}
             for node in stack["nodes"]
@@ -57,7 +60,8 @@ def from_describecluster(text: str) -> dict[str, str]:
 
 
 def from_sstabledump(text: str) -> dict[str, str]:
-    """sstabledump output of system.local's sstables (one JSON array each) -> {cluster_name, partitioner}.
+    """sstabledump output of system.local's sstables (one JSON array each) -> {cluster_name, partitioner,
+    broadcast_address, listen_address} (those it holds).
 
     Of several values of a cell, the one with the latest timestamp wins (the cell's own, else its row's).
     """
@@ -76,7 +80,7 @@ def from_sstabledump(text: str) -> dict[str, str]:
                 row_stamp = str((row.get("liveness_info") or {}).get("tstamp") or "")
                 for cell in row.get("cells") or []:
                     name = cell.get("name")
-                    if name in ("cluster_name", "partitioner") and "value" in cell:
+                    if name in _SAVED_CELLS and "value" in cell:
                         stamp = str(cell.get("tstamp") or row_stamp)
                         if name not in latest or stamp >= latest[name][0]:
                             latest[name] = (stamp, str(cell["value"]))
@@ -84,9 +88,19 @@ def from_sstabledump(text: str) -> dict[str, str]:
 
 
 def saved_identity(read: dict[str, Any]) -> dict[str, str]:
-    """One node's read -> {cluster_name, partitioner} it found (either may be missing)."""
+    """One node's read -> {cluster_name, partitioner, address} it found (any may be missing).
+
+    address: the running node's address on the overlay, else the broadcast_address its data was written
+    under (listen_address when that is missing).
+    """
     stdout = str(read.get("stdout") or "")
-    return from_describecluster(stdout) if "Cluster Information" in stdout else from_sstabledump(stdout)
+    found = from_describecluster(stdout) if "Cluster Information" in stdout else from_sstabledump(stdout)
+    address = read.get("address") or found.pop("broadcast_address", None) or found.pop("listen_address", None)
+    found.pop("broadcast_address", None)
+    found.pop("listen_address", None)
+    if address:
+        found["address"] = str(address).lstrip("/")
+    return found
 
 
 def _short(partitioner: str) -> str:
@@ -226,3 +240,24 @@ def saved_cluster_name(stack: dict[str, Any], reads: dict[str, dict[str, Any]]) 
         return {}
     name, nodes = next(iter(found.items()))
     return {"cluster_name": name, "source": f"the data of {', '.join(nodes)}"}
+
+
+def saved_addresses(stack: dict[str, Any], reads: dict[str, dict[str, Any]]) -> dict[str, dict[str, str]]:
+    """The address each node's data was written under, for an import that must keep it. Never refuses.
+
+    {found: {node: address}, unread: {node: why it could not be read}}; a node whose data directory is new
+    is in neither. A running node's address is its container's on the overlay (its data is kept under it).
+    """
+    found: dict[str, str] = {}
+    unread: dict[str, str] = {}
+    for node in stack["nodes"]:
+        node_read = ((reads.get(node["host"]) or {}).get("nodes") or {}).get(node["name"])
+        if node_read is None:
+            continue
+        address = saved_identity(node_read).get("address")
+        if address:
+            found[node["name"]] = address
+        else:
+            why = node_read.get("error") or "system.local holds no broadcast_address or listen_address"
+            unread[node["name"]] = f"{node_read.get('source', '?')}: {why}"
+    return {"found": found, "unread": unread}

@@ -3,10 +3,11 @@
 the cluster name and partitioner each node's data holds (and where that was read), the host's memory,
 the ports that listen on it and the ports its running containers publish.
 
-Argument: JSON {"nodes": [{"name", "data_dir", "images"}]}. A running node is asked (nodetool
-describecluster in its container); a node that does not run (or is restarting) but whose data directory
-holds data is read offline: system.local's sstables dumped by a throwaway container of its container's
-image or else the first of `images` on the host, with the data directory bound read-only and no network. Both are read for
+Argument: JSON {"network", "nodes": [{"name", "data_dir", "images"}]}. A running node is asked (nodetool
+describecluster in its container) and its address on `network` taken from the engine; a node that does not
+run (or is restarting) but whose data directory holds data is read offline: system.local's sstables (which
+hold the address it was written under) dumped by a throwaway container of its container's image or else the
+first of `images` on the host, with the data directory bound read-only and no network. Both are read for
 all the host's nodes at once. Standard library only (Python 3.6+), read-only.
 """
 import http.client
@@ -119,56 +120,67 @@ def present_image(images):
     return None
 
 
-def start_reads(nodes):
-    """{name: (how it was read, process)} for every node that runs or whose data directory holds data."""
+def address_on(container, network):
+    """The container's IPv4 address on the network ("" when it is not attached)."""
+    endpoint = ((container.get("NetworkSettings") or {}).get("Networks") or {}).get(network) or {}
+    return endpoint.get("IPAddress") or (endpoint.get("IPAMConfig") or {}).get("IPv4Address") or ""
+
+
+def start_reads(nodes, network):
+    """{name: (how it was read, process, known fields)} for every node that runs or whose data directory holds data."""
     reads = {}
     for node in nodes:
         container = api("/containers/%s/json" % node["name"]) or {}
         state = container.get("State") or {}
         if state.get("Running") and not state.get("Restarting"):
+            address = address_on(container, network)
             reads[node["name"]] = (
                 "the running node (nodetool describecluster in %s)" % node["name"],
                 run(["docker", "exec", node["name"], "nodetool", "describecluster"]),
+                {"address": address} if address else {},
             )
         elif os.path.isdir(os.path.join(node["data_dir"], "data", "system")):
             image = present_image([(container.get("Config") or {}).get("Image")] + node["images"])
             if image is None:
-                reads[node["name"]] = ("its data directory %s" % node["data_dir"], None)
+                reads[node["name"]] = ("its data directory %s" % node["data_dir"], None, {})
                 continue
             reads[node["name"]] = (
                 "its data directory %s, read offline (system.local dumped with %s)" % (node["data_dir"], image),
                 run(["docker", "run", "--rm", "--network", "none", "--hostname", "localhost", "--user", "999:999",
                      "--entrypoint", "bash",
                      "-v", node["data_dir"] + ":/var/lib/cassandra:ro", image, "-c", DUMP]),
+                {},
             )
     return reads
 
 
 def finish(reads):
-    """{name: {source, stdout} or {source, error}}, every process waited for up to TIMEOUT in all."""
+    """{name: {source, stdout} or {source, error}} (with the fields known without it), every process waited
+    for up to TIMEOUT in all."""
     deadline = time.time() + TIMEOUT
     result = {}
-    for name, (source, process) in reads.items():
+    for name, (source, process, known) in reads.items():
+        result[name] = dict(known)
         if process is None:
-            result[name] = {"source": source, "error": "no image of the node is on this host to read it with"}
+            result[name].update({"source": source, "error": "no image of the node is on this host to read it with"})
             continue
         try:
             stdout, stderr = process.communicate(timeout=max(1, deadline - time.time()))
         except subprocess.TimeoutExpired:
             process.kill()
             process.communicate()
-            result[name] = {"source": source, "error": "no answer in %d s" % TIMEOUT}
+            result[name].update({"source": source, "error": "no answer in %d s" % TIMEOUT})
             continue
         if process.returncode != 0:
             lines = [line for line in (stderr or stdout).splitlines() if line.strip()]
-            result[name] = {"source": source, "error": lines[-1] if lines else "exit code %d" % process.returncode}
+            result[name].update({"source": source, "error": lines[-1] if lines else "exit code %d" % process.returncode})
         else:
-            result[name] = {"source": source, "stdout": stdout}
+            result[name].update({"source": source, "stdout": stdout})
     return result
 
 
 request = json.loads(sys.argv[1])
-pending = start_reads(request.get("nodes") or [])
+pending = start_reads(request.get("nodes") or [], request.get("network") or "")
 state = {
     "mem_total_kib": mem_total_kib(),
     "listening": listening(),

@@ -17,11 +17,12 @@ HOSTS = ("lab-host1", "lab-host2", "lab-host3")
 ALL_HOSTS = ("lab-manager", *HOSTS)
 # The swarm labels the lab inventory gives its hosts (inventories/lab/host_vars).
 HOST_LABELS = {f"lab-host{n}": {"hostname": f"cassandra{n}"} for n in (1, 2, 3)}
-# node -> (host, address, data container)
+# node -> (host, address, data container); cdb2 and cdb3 where the import's chooser would not put them
+# (molecule/compose/converge.yml), so that keeping the data's address shows.
 NODES = {
     "cdb1": ("lab-host1", "10.42.0.48", "data1"),
-    "cdb2": ("lab-host2", "10.42.0.49", "data2"),
-    "cdb3": ("lab-host3", "10.42.0.50", "data3"),
+    "cdb2": ("lab-host2", "10.42.0.52", "data2"),
+    "cdb3": ("lab-host3", "10.42.0.51", "data3"),
 }
 STACKS = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/tmp/corral-compose")) / "stacks"
 SOURCES = Path(__file__).resolve().parent / "stacks"

@@ -3,8 +3,9 @@
 The files (tests/unit/fixtures/rancher/classic-3.10, CRLF) give io.rancher.container.requested_ip on the seed
 only and no CASSANDRA_CLUSTER_NAME. CassandraDB2 (imported by converge, on the data CassandraDB wrote) is
 removed with its data kept; the files are imported as CassandraDB, first in check mode (the plan, and nothing
-changes), then for real: each node is back on its own data (same host ID) at the address chosen for it.
-The files give no cluster name: the import takes the one the data holds, read offline (no node runs).
+changes), then for real: each node is back on its own data (same host ID). cdb2 and cdb3, which the files give
+no address, get the one their data was written under (converge put them where the chooser would not), read
+offline like the cluster name the files do not give (no node runs); the seeds and the next export follow.
 """
 
 from __future__ import annotations
@@ -71,14 +72,22 @@ def test_the_files_are_rancher_s_crlf_export_with_one_requested_ip() -> None:
     assert text.count("io.rancher.container.requested_ip") == 1
 
 
+def test_the_datas_addresses_are_not_the_ones_the_chooser_gives() -> None:
+    from ansible_collections.corral.cassandra.plugins.plugin_utils._compose.addresses import choose_addresses
+
+    chosen, _problems = choose_addresses(["cdb2", "cdb3"], {"cdb1": "10.42.0.48"}, "10.42.0.0/16", "10.42.0.1")
+    for node in ("cdb2", "cdb3"):
+        assert chosen[node].ip != NODES[node][1], (node, chosen[node])
+
+
 def test_check_mode_shows_the_plan_and_changes_nothing(runs: dict[str, Any]) -> None:
     check: PlaybookRun = runs["check"]
     assert check.rc == 0, check
     assert runs["unchanged"]
     lines = plan(check)
-    chosen = "chosen: the next free address after 10.42.0.48"
+    from_data = "from the data: the address it was written under"
     for node, (host, ip, data) in NODES.items():
-        source = "given: io.rancher.container.requested_ip" if node == "cdb1" else chosen
+        source = "given: io.rancher.container.requested_ip" if node == "cdb1" else from_data
         role = "seed" if node == "cdb1" else "node"
         assert (
             f"{node} on {host}: Cassandra {role}, address {ip} ({source}), image {IMAGE}, "
@@ -101,7 +110,8 @@ def test_each_node_is_back_on_its_own_data_at_its_address(runs: dict[str, Any]) 
         assert stack[node]["NetworkSettings"]["Networks"]["managed"]["IPAMConfig"]["IPv4Address"] == ip
         assert stack[node]["Config"]["Image"] == IMAGE
         assert stack[data]["HostConfig"]["Binds"] == ["/cassandra/data:/var/lib/cassandra:rw"]
-        assert "CASSANDRA_SEEDS=10.42.0.48" in stack[node]["Config"]["Env"]
+        assert f"CASSANDRA_BROADCAST_ADDRESS={ip}" in stack[node]["Config"]["Env"]
+        assert "CASSANDRA_SEEDS=10.42.0.48" in stack[node]["Config"]["Env"]  # the seed, cdb1
     assert host_ids() == runs["before"]
 
 
@@ -112,15 +122,16 @@ def test_three_up_normal_and_every_row_at_all(runs: dict[str, Any]) -> None:
         states = {ip: state for state, ip in re.findall(r"^([UD][NJLM])\s+(\S+)", status, re.M)}
         assert states == {ip: "UN" for _h, ip, _d in NODES.values()}, status
     password = (Path.home() / ".config/corral-cassandra/CassandraDB.credentials").read_text().split()[0]
+    host, ip, _data = NODES["cdb2"]
     out = docker(
-        "lab-host2",
+        host,
         "exec",
         "-e",
         "CQL_PASSWORD=" + password,
         "cdb2",
         "sh",
         "-c",
-        'exec cqlsh -u admin -p "$CQL_PASSWORD" -e "CONSISTENCY ALL; SELECT city FROM testdata.weather;" 10.42.0.49',
+        f'exec cqlsh -u admin -p "$CQL_PASSWORD" -e "CONSISTENCY ALL; SELECT city FROM testdata.weather;" {ip}',
     )
     assert sorted(re.findall(r"^\s*(Sapporo|Tokyo|Osaka|Hakata|Naha)\s*$", out, re.M)) == sorted(CITIES), out
 

@@ -1,4 +1,4 @@
-"""Addresses for Cassandra services Rancher addressed itself: free, deterministic, the data's own preferred."""
+"""Addresses for Cassandra services Rancher addressed itself: the data's own kept, else free and deterministic."""
 
 from __future__ import annotations
 
@@ -35,13 +35,13 @@ def test_addresses_given_to_other_services_and_held_on_the_overlay_are_skipped()
         ["cdb1", "cdb2", "cdb3"],
         {"cdb1": "10.42.0.48", "probe": "10.42.0.49"},
         "10.42.0.0/16",
-        held=["10.42.0.50"],
+        held={"10.42.0.50": "probe on lab-host1"},
     )
     assert [chosen[name].ip for name in ("cdb1", "cdb2", "cdb3")] == ["10.42.0.48", "10.42.0.51", "10.42.0.52"]
 
 
 def test_without_any_given_address_the_first_free_of_the_subnet_past_its_gateway() -> None:
-    chosen, _problems = choose_addresses(["a", "b"], {}, "10.42.0.0/16", gateway="10.42.0.1", held=["10.42.0.2"])
+    chosen, _problems = choose_addresses(["a", "b"], {}, "10.42.0.0/16", gateway="10.42.0.1", held={"10.42.0.2": "x on h"})
     assert chosen == {
         "a": Address("10.42.0.3", "chosen: the first free address of 10.42.0.0/16"),
         "b": Address("10.42.0.4", "chosen: the first free address of 10.42.0.0/16"),
@@ -60,7 +60,8 @@ def test_the_search_wraps_at_the_end_of_the_subnet_and_never_gives_the_broadcast
 
 
 def test_a_full_subnet_names_each_node_left_without() -> None:
-    _chosen, problems = choose_addresses(["b", "c", "d"], {"a": "10.9.0.2"}, "10.9.0.0/29", held=["10.9.0.4", "10.9.0.5"])
+    held = {"10.9.0.4": "x on h", "10.9.0.5": "y on h"}
+    _chosen, problems = choose_addresses(["b", "c", "d"], {"a": "10.9.0.2"}, "10.9.0.0/29", held=held)
     assert problems == [
         "service 'd' (Cassandra): no free address is left in 10.9.0.0/29",
     ]
@@ -74,27 +75,102 @@ def test_no_subnet_means_no_choice() -> None:
     ]
 
 
+def test_a_node_keeps_the_address_its_data_was_written_under_and_the_others_skip_it() -> None:
+    chosen, problems = choose_addresses(
+        ["cdb1", "cdb2", "cdb3", "cdb4"],
+        {"cdb1": "10.42.0.48"},
+        "10.42.0.0/16",
+        found={"cdb2": "10.42.0.52", "cdb3": "10.42.0.49", "cdb1": "10.42.0.48"},
+    )
+    assert problems == []
+    assert chosen == {
+        "cdb1": Address("10.42.0.48", GIVEN),
+        "cdb2": Address("10.42.0.52", FROM_DATA),
+        "cdb3": Address("10.42.0.49", FROM_DATA),
+        "cdb4": Address("10.42.0.50", AFTER_SEED),  # .49 is cdb3's data's
+    }
+
+
 @pytest.mark.parametrize(
-    ("found", "expected"),
+    ("found", "held", "problem"),
     [
-        ({"cdb2": "10.42.7.7"}, Address("10.42.7.7", FROM_DATA)),
-        ({"cdb2": "10.42.0.48"}, Address("10.42.0.49", AFTER_SEED)),  # given to another: not free
-        ({"cdb2": "10.43.0.9"}, Address("10.42.0.49", AFTER_SEED)),  # not on the overlay
-        ({"cdb2": "10.42.0.1"}, Address("10.42.0.49", AFTER_SEED)),  # the gateway
+        (
+            {"cdb2": "10.43.0.9"},
+            {},
+            "service 'cdb2' (Cassandra): its data was written under 10.43.0.9, outside the overlay's subnet 10.42.0.0/16: "
+            "give it an address as its requested_ip",
+        ),
+        (
+            {"cdb2": "10.42.0.48"},
+            {},
+            "service 'cdb2' (Cassandra): its data was written under 10.42.0.48, but service 'cdb1' requests it: "
+            "free that address, or give the node another as its requested_ip",
+        ),
+        (
+            {"cdb2": "10.42.0.60"},
+            {"10.42.0.60": "web-probe-1 on lab-host1"},
+            "service 'cdb2' (Cassandra): its data was written under 10.42.0.60, but container web-probe-1 on lab-host1 "
+            "holds it on the overlay: free that address, or give the node another as its requested_ip",
+        ),
+        (
+            {"cdb2": "10.42.0.1"},
+            {},
+            "service 'cdb2' (Cassandra): its data was written under 10.42.0.1, but it is the overlay's gateway: "
+            "free that address, or give the node another as its requested_ip",
+        ),
+        (
+            {"cdb1": "10.42.0.49"},
+            {},
+            "service 'cdb1' (Cassandra): io.rancher.container.requested_ip 10.42.0.48 differs from 10.42.0.49, the "
+            "address its data was written under: its peers know it at 10.42.0.49; give 10.42.0.49 (or no "
+            "requested_ip), or move the data away to start it as a new node",
+        ),
+        (
+            {"cdb2": "10.42.0.49", "cdb3": "10.42.0.49"},
+            {},
+            "services 'cdb2', 'cdb3' (Cassandra): their data were all written under 10.42.0.49: one of them is a copy; "
+            "give each node its own data directory",
+        ),
     ],
 )
-def test_the_address_a_nodes_data_holds_wins_when_it_is_free(found: dict[str, str], expected: Address) -> None:
-    chosen, _problems = choose_addresses(["cdb1", "cdb2"], {"cdb1": "10.42.0.48"}, "10.42.0.0/16", found=found)
-    assert chosen["cdb2"] == expected
+def test_the_datas_address_that_cannot_be_kept_is_refused_naming_both(
+    found: dict[str, str], held: dict[str, str], problem: str
+) -> None:
+    _chosen, problems = choose_addresses(
+        ["cdb1", "cdb2", "cdb3"], {"cdb1": "10.42.0.48"}, "10.42.0.0/16", held=held, found=found
+    )
+    assert problems == [problem]
+
+
+def test_a_node_whose_data_could_not_be_read_needs_a_requested_ip() -> None:
+    why = "its data directory /cassandra/data: no image of the node is on this host to read it with"
+    chosen, problems = choose_addresses(
+        ["cdb1", "cdb2"], {"cdb1": "10.42.0.48"}, "10.42.0.0/16", unread={"cdb2": why, "cdb1": why}
+    )
+    assert problems == [
+        "service 'cdb2' (Cassandra): io.rancher.container.requested_ip is missing and the address its data was "
+        f"written under could not be read ({why}): give the node's address as its requested_ip"
+    ]
+    assert "cdb2" not in chosen
 
 
 def test_held_addresses_leave_out_the_stacks_own_containers_and_other_networks() -> None:
-    def entry(stack: str | None, network: str, ip: str, fixed: bool) -> dict[str, object]:
+    def entry(name: str, stack: str | None, network: str, ip: str, fixed: bool) -> dict[str, object]:
         endpoint = {"IPAMConfig": {"IPv4Address": ip}} if fixed else {"IPAMConfig": None, "IPAddress": ip}
-        return {"Labels": {"io.corral.stack": stack} if stack else {}, "NetworkSettings": {"Networks": {network: endpoint}}}
+        return {
+            "Names": [f"/{name}"],
+            "Labels": {"io.corral.stack": stack} if stack else {},
+            "NetworkSettings": {"Networks": {network: endpoint}},
+        }
 
     containers = {
-        "lab-host1": [entry("CassandraDB", "managed", "10.42.0.48", True), entry("web", "managed", "10.42.0.60", True)],
-        "lab-host2": [entry(None, "managed", "10.42.0.9", False), entry(None, "bridge", "172.17.0.2", False)],
+        "lab-host1": [
+            entry("cdb1", "CassandraDB", "managed", "10.42.0.48", True),
+            entry("web-probe-1", "web", "managed", "10.42.0.60", True),
+        ],
+        "lab-host2": [entry("anchor", None, "managed", "10.42.0.9", False), entry("x", None, "bridge", "172.17.0.2", False)],
     }
-    assert held_addresses(containers, "CassandraDB", "managed") == ["10.42.0.9", "10.42.0.60"]
+    assert held_addresses(containers, "CassandraDB", "managed") == {
+        "10.42.0.9": "anchor on lab-host2",
+        "10.42.0.60": "web-probe-1 on lab-host1",
+    }

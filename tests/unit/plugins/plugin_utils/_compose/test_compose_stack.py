@@ -234,15 +234,43 @@ def test_classic_rancher_export_without_a_subnet_names_each_node_without_an_addr
 
 
 def test_addresses_held_by_other_containers_are_passed_over_and_the_seeds_follow() -> None:
-    settings = stack_compose.cassandra_settings(_classic(), {}, subnet="10.42.0.0/16", held=["10.42.0.49"])
+    settings = stack_compose.cassandra_settings(
+        _classic(), {}, subnet="10.42.0.0/16", held={"10.42.0.49": "probe on lab-host2"}
+    )
     assert [node["ip"] for node in settings["nodes"]] == ["10.42.0.48", "10.42.0.50", "10.42.0.51"]
     assert [node["seed"] for node in settings["nodes"]] == [True, False, False]
 
 
 def test_an_address_found_in_a_nodes_data_is_kept() -> None:
     settings = stack_compose.cassandra_settings(_classic(), {}, subnet="10.42.0.0/16", found={"cdb3": "10.42.3.17"})
-    assert settings["addresses"]["cdb3"] == {"ip": "10.42.3.17", "source": "found: the address its data was written under"}
+    assert settings["addresses"]["cdb3"] == {"ip": "10.42.3.17", "source": "from the data: the address it was written under"}
     assert settings["addresses"]["cdb2"]["ip"] == "10.42.0.49"
+    assert [node["ip"] for node in settings["nodes"]] == ["10.42.0.48", "10.42.0.49", "10.42.3.17"]
+
+
+@pytest.mark.parametrize("seeds", ["10.42.0.48,10.42.0.52", "cdb1, cdb2"])
+def test_seeds_named_by_the_address_rancher_gave_or_by_name_follow_the_datas_address(seeds: str) -> None:
+    stack = _classic()
+    for name in ("cdb1", "cdb2", "cdb3"):
+        stack.services[name].environment["CASSANDRA_SEEDS"] = seeds
+    settings = stack_compose.cassandra_settings(
+        stack, {}, subnet="10.42.0.0/16", found={"cdb2": "10.42.0.52", "cdb3": "10.42.0.51"}
+    )
+    assert [(node["name"], node["ip"], node["seed"]) for node in settings["nodes"]] == [
+        ("cdb1", "10.42.0.48", True),
+        ("cdb2", "10.42.0.52", True),
+        ("cdb3", "10.42.0.51", False),
+    ]
+
+
+def test_a_requested_ip_other_than_the_datas_is_refused() -> None:
+    with pytest.raises(RancherComposeError) as error:
+        stack_compose.cassandra_settings(_classic(), {}, subnet="10.42.0.0/16", found={"cdb1": "10.42.0.47"})
+    assert error.value.problems == [
+        "service 'cdb1' (Cassandra): io.rancher.container.requested_ip 10.42.0.48 differs from 10.42.0.47, the "
+        "address its data was written under: its peers know it at 10.42.0.47; give 10.42.0.47 (or no "
+        "requested_ip), or move the data away to start it as a new node"
+    ]
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,9 @@ from ansible_collections.corral.cassandra.plugins.plugin_utils._stack.feasibilit
     from_sstabledump,
     heap_bytes,
     identity_request,
+    saved_addresses,
     saved_cluster_name,
+    saved_identity,
 )
 from ansible_collections.corral.cassandra.plugins.plugin_utils._stack.model import (
     DEFAULT_NODES,
@@ -112,9 +114,10 @@ def test_heap_bytes(size: str, expected: int) -> None:
 
 def test_request_names_the_hosts_nodes_and_the_image() -> None:
     assert identity_request(lab_stack(), "lab-host1") == {
-        "nodes": [{"name": "cdb1", "data_dir": "/cassandra/data", "images": ["cassandra:3.9"]}]
+        "network": "managed",
+        "nodes": [{"name": "cdb1", "data_dir": "/cassandra/data", "images": ["cassandra:3.9"]}],
     }
-    assert identity_request(lab_stack(), "lab-manager") == {"nodes": []}
+    assert identity_request(lab_stack(), "lab-manager") == {"network": "managed", "nodes": []}
 
 
 def test_nothing_to_refuse() -> None:
@@ -243,3 +246,42 @@ def test_saved_cluster_name_unreadable_is_refused() -> None:
     unread = {"cdb3": {"source": "its data directory /cassandra/data", "error": "no image of the node is on this host"}}
     with pytest.raises(StackError, match="node cdb3 on lab-host3: its data could not be read for its cluster name"):
         saved_cluster_name(lab_stack(cluster_name="Test Cluster"), reads(lab_host3=host_read(unread)))
+
+
+def test_the_address_of_a_stopped_nodes_data_is_its_latest_broadcast_address_else_its_listen_address() -> None:
+    moved = dump(("broadcast_address", "10.42.0.52", None), ("listen_address", "10.42.0.52", None),
+                 row_stamp="2026-12-06T06:00:00.000Z")
+    before = dump(("cluster_name", "CassandraDB", None), ("broadcast_address", "10.42.0.49", None),
+                  row_stamp="2026-12-06T05:00:00.000Z")
+    assert saved_identity({"stdout": before + moved}) == {"cluster_name": "CassandraDB", "address": "10.42.0.52"}
+    assert saved_identity({"stdout": dump(("listen_address", "10.42.0.50", None))}) == {"address": "10.42.0.50"}
+    assert saved_identity({"stdout": dump(("cluster_name", "CassandraDB", None))}) == {"cluster_name": "CassandraDB"}
+
+
+def test_the_address_of_a_running_node_is_its_containers_even_when_nodetool_fails() -> None:
+    assert saved_identity({"stdout": DESCRIBE, "address": "10.42.0.48"})["address"] == "10.42.0.48"
+    assert saved_identity({"error": "nodetool: connection refused", "address": "10.42.0.48"}) == {"address": "10.42.0.48"}
+
+
+def test_saved_addresses_name_the_found_and_the_unread_and_leave_out_new_directories() -> None:
+    unread = {"source": "its data directory /cassandra/data", "error": "no image of the node is on this host"}
+    running_cdb1 = running("cdb1")
+    running_cdb1["cdb1"]["address"] = "10.42.0.48"
+    lab = reads(
+        lab_host1=host_read(running_cdb1),
+        lab_host2=host_read({"cdb2": {"source": "offline", "stdout": dump(("broadcast_address", "10.42.0.52", None))}}),
+        lab_host3=host_read({"cdb3": unread}),
+    )
+    assert saved_addresses(lab_stack(), lab) == {
+        "found": {"cdb1": "10.42.0.48", "cdb2": "10.42.0.52"},
+        "unread": {"cdb3": "its data directory /cassandra/data: no image of the node is on this host"},
+    }
+    assert saved_addresses(lab_stack(), reads()) == {"found": {}, "unread": {}}
+
+
+def test_data_without_an_address_cell_is_unread() -> None:
+    lab = reads(lab_host2=host_read(offline("cdb2", "CassandraDB")))
+    assert saved_addresses(lab_stack(), lab)["unread"] == {
+        "cdb2": "its data directory /cassandra/data, read offline: system.local holds no broadcast_address or "
+        "listen_address"
+    }
