@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,6 +35,7 @@ DESCRIBE = """Cluster Information:
 \t\t86afa796-d883-3932-aa73-6b017cef0d19: [10.42.0.48, 10.42.0.49, 10.42.0.50]
 """
 GIB_KIB = 1 << 20
+FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "identity"
 
 
 def dump(*cells: tuple[str, str, str | None], row_stamp: str = "2026-12-06T05:00:00.000Z") -> str:
@@ -285,3 +287,15 @@ def test_data_without_an_address_cell_is_unread() -> None:
         "cdb2": "its data directory /cassandra/data, read offline: system.local holds no broadcast_address or "
         "listen_address"
     }
+
+
+@pytest.mark.parametrize(
+    ("fixture", "expected"),
+    [
+        ("system-local-3.9.json", {"cluster_name": "CassandraDB", "address": "10.42.0.49"}),
+        ("system-local-5.0.8.json", {"cluster_name": "Test Cluster", "address": "127.0.0.1"}),
+    ],
+)
+def test_the_real_dumps_of_3x_and_5x_give_the_address_and_cluster_name(fixture: str, expected: dict[str, str]) -> None:
+    found = saved_identity({"stdout": (FIXTURES / fixture).read_text()})
+    assert found == {**expected, "partitioner": "org.apache.cassandra.dht.Murmur3Partitioner"}
