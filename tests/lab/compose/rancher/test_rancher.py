@@ -143,3 +143,22 @@ def test_the_next_export_gives_every_node_its_address(runs: dict[str, Any]) -> N
         node: ip for node, (_host, ip, _data) in NODES.items()
     }
     assert {compose["services"][node]["environment"]["CASSANDRA_CLUSTER_NAME"] for node in NODES} == {"CassandraDB"}
+
+
+def test_a_requested_ip_other_than_the_datas_is_refused_naming_both(runs: dict[str, Any], tmp_path: Path) -> None:
+    """The nodes run now: their addresses are read from the running containers, not their data directories."""
+    assert runs["real"].rc == 0, runs["real"]
+    compose = yaml.safe_load((EXPORT / "docker-compose.yml").read_bytes().decode())
+    compose["services"]["cdb2"]["labels"]["io.rancher.container.requested_ip"] = "10.42.0.49"
+    (tmp_path / "docker-compose.yml").write_text(yaml.safe_dump(compose))
+    shutil.copyfile(EXPORT / "rancher-compose.yml", tmp_path / "rancher-compose.yml")
+    before = container_ids()
+    run = run_playbook("import.yml", "-e", "stack=CassandraDB", "-e", f"compose_dir={tmp_path}")
+    assert run.rc != 0, run
+    assert container_ids() == before, "a refused import changed a container"
+    ip = NODES["cdb2"][1]
+    assert run.problems() == [
+        f"service 'cdb2' (Cassandra): io.rancher.container.requested_ip 10.42.0.49 differs from {ip}, the address its "
+        f"data was written under: its peers know it at {ip}; give {ip} (or no requested_ip), or move the data away to "
+        "start it as a new node"
+    ], run
