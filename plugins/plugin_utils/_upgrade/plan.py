@@ -667,12 +667,14 @@ def look_spec(
     schema_node: dict[str, Any],
     changed: str = "",
 ) -> dict[str, Any]:
-    """What one look checks. After a node changed (the gate): it waits until it listens for CQL, then answers CQL;
-    every other node shows its ring view (they see it, and each other, Up/Normal); schema_node shows the schema
-    versions (per Cassandra release when per_release: an upgrade across a major version is under way) and, as it
-    lists every node it reaches, stands in for the changed node's own ring view. With no node changed (the
-    preflight) every node shows its ring view and answers CQL. Each tool is a process of seconds on a busy host:
-    the gate asks for what tells whether the change worked, the preflight for everything once."""
+    """What one look checks. After a node changed (the gate): it answers CQL; every other node shows its ring view
+    (they see it, and each other, Up/Normal); schema_node shows the schema versions (per Cassandra release when
+    per_release: an upgrade across a major version is under way) and, as it lists every node it reaches, stands in
+    for the changed node's own ring view. No look of a gate waits for a node to listen: the gate's listen wait
+    came first, and a node that stops listening after it (a crash that Docker restarts) must show at the next
+    look, not hold it until it listens again. With no node changed (the preflight) every node is waited for until
+    it listens, then shows its ring view and answers CQL. Each tool is a process of seconds on a busy host: the gate
+    asks for what tells whether the change worked, the preflight for everything once."""
     nodes = []
     for node in expected:
         port = int(node.get("cql_port") or 9042)
@@ -684,7 +686,7 @@ def look_spec(
                 "host": node["host"],
                 "ip": node["ip"],
                 "port": f"{port:04X}",
-                "listen": not changed or is_changed,
+                "listen": not changed,
                 "ring": not is_changed or not is_witness,
                 "cql": not changed or is_changed,
                 "schema": is_witness,
