@@ -166,9 +166,14 @@ def result_node_name(result: dict[str, Any]) -> str:
     return str(item.get("name")) if isinstance(item, dict) else "?"
 
 
+# What a JVM prints when it takes options from the environment (the looks set JAVA_TOOL_OPTIONS): never the error.
+_JVM_NOTICE = "Picked up "
+
+
 def last_line(text: Any, limit: int = 300) -> str:
-    """The last non-empty line of a text, stripped and cut at limit characters; '' when there is none."""
-    lines = [line.strip() for line in str(text or "").splitlines() if line.strip()]
+    """The last non-empty line of a text that is not a JVM's 'Picked up ...' notice, stripped and cut at limit
+    characters; '' when there is none."""
+    lines = [line.strip() for line in str(text or "").splitlines() if line.strip() and not line.startswith(_JVM_NOTICE)]
     return lines[-1][:limit] if lines else ""
 
 

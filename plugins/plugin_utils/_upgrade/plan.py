@@ -20,6 +20,7 @@ from ansible_collections.corral.cassandra.plugins.module_utils._cassandra_node_l
 from ansible_collections.corral.cassandra.plugins.plugin_utils._cassandra_output import (
     cql_answered,
     describecluster_section,
+    last_line,
     ring_problems,
     schema_versions,
 )
@@ -619,11 +620,6 @@ def look_parts(stdout: str) -> list[dict[str, Any]]:
     return parts
 
 
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in (text or "").splitlines() if line.strip() and not line.startswith("Picked up ")]
-    return lines[-1] if lines else ""
-
-
 def _host_error(result: Any) -> str | None:
     """Why a host's look did not run at all; None when its script ran."""
     if not isinstance(result, dict) or result.get("skipped"):
@@ -671,12 +667,14 @@ def look_spec(
     schema_node: dict[str, Any],
     changed: str = "",
 ) -> dict[str, Any]:
-    """What one look checks. After a node changed (the gate): it waits until it listens for CQL, then answers CQL;
-    every other node shows its ring view (they see it, and each other, Up/Normal); schema_node shows the schema
-    versions (per Cassandra release when per_release: an upgrade across a major version is under way) and, as it
-    lists every node it reaches, stands in for the changed node's own ring view. With no node changed (the
-    preflight) every node shows its ring view and answers CQL. Each tool is a process of seconds on a busy host:
-    the gate asks for what tells whether the change worked, the preflight for everything once."""
+    """What one look checks. After a node changed (the gate): it answers CQL; every other node shows its ring view
+    (they see it, and each other, Up/Normal); schema_node shows the schema versions (per Cassandra release when
+    per_release: an upgrade across a major version is under way) and, as it lists every node it reaches, stands in
+    for the changed node's own ring view. No look of a gate waits for a node to listen: the gate's listen wait
+    came first, and a node that stops listening after it (a crash that Docker restarts) must show at the next
+    look, not hold it until it listens again. With no node changed (the preflight) every node is waited for until
+    it listens, then shows its ring view and answers CQL. Each tool is a process of seconds on a busy host: the gate
+    asks for what tells whether the change worked, the preflight for everything once."""
     nodes = []
     for node in expected:
         port = int(node.get("cql_port") or 9042)
@@ -688,7 +686,7 @@ def look_spec(
                 "host": node["host"],
                 "ip": node["ip"],
                 "port": f"{port:04X}",
-                "listen": not changed or is_changed,
+                "listen": not changed,
                 "ring": not is_changed or not is_witness,
                 "cql": not changed or is_changed,
                 "schema": is_witness,
@@ -719,24 +717,24 @@ def _node_problems(node: dict[str, Any], parts: dict[str, dict[str, Any]], spec:
         return [f"{name}: not listening for CQL (port {port}) in time; see `docker logs {name}` on {node['host']}"]
     asked = [part for part in ("ring", "cql", "schema") if node[part]] if ring else ["listen"]
     if any(part not in parts for part in asked):
-        return [f"{name}: not running or not answering ({_last_line(end['text']) or 'exit code ' + str(end['rc'])})"]
+        return [f"{name}: not running or not answering ({last_line(end['text']) or 'exit code ' + str(end['rc'])})"]
     if not ring:
         return []
     problems = []
     if node["ring"]:
         view = parts["ring"]
         if view["rc"] != 0:
-            problems.append(f"{name}: nodetool status failed: {_last_line(view['text'])}")
+            problems.append(f"{name}: nodetool status failed: {last_line(view['text'])}")
         else:
             problems.extend(f"{name} sees {problem}" for problem in ring_problems(view["text"], spec["ips"]))
     if node["cql"]:
         cql = parts["cql"]
         if not cql_answered({"rc": cql["rc"], "stdout": cql["text"]}):
-            problems.append(f"{name}: not answering CQL: {_last_line(cql['text'])}")
+            problems.append(f"{name}: not answering CQL: {last_line(cql['text'])}")
     if node["schema"]:
         schema = parts["schema"]
         if schema["rc"] != 0:
-            problems.append(f"{name}: nodetool describecluster failed: {_last_line(schema['text'])}")
+            problems.append(f"{name}: nodetool describecluster failed: {last_line(schema['text'])}")
         else:
             found = schema_by_release_problems(schema["text"], spec["ips"], spec["per_release"])
             problems.extend(f"{name} sees {problem}" for problem in found)
@@ -806,7 +804,7 @@ def part_failures(looks: dict[str, Any], name: str) -> list[str]:
         parts = [] if error else look_parts(str(result.get("stdout") or ""))
         for part in parts:
             if part["part"] == name and part["rc"] != 0:
-                error = _last_line(part["text"]) or f"exit code {part['rc']}"
+                error = last_line(part["text"]) or f"exit code {part['rc']}"
         if error:
             failures.append(f"{host}: {error}")
     return failures

@@ -10,6 +10,7 @@ from ansible_collections.corral.cassandra.plugins.plugin_utils._cassandra_output
     cql_json_rows,
     cql_login_refused,
     describe_state,
+    last_line,
     parse_ring,
     ring_problems,
     schema_problems,
@@ -248,3 +249,17 @@ def test_split_glance() -> None:
     assert parts["ring"]["rc"] == 0 and parse_ring(parts["ring"]["stdout"])[0]["address"] == "10.42.0.48"
     assert parts["cql"] == {"rc": 2, "stdout": REFUSED_OLD}
     assert split_glance("no marks at all") == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "line"),
+    [
+        ("error: connection refused\n\n", 300, "error: connection refused"),
+        ("Failed to connect\nPicked up JAVA_TOOL_OPTIONS: -XX:TieredStopAtLevel=1\n", 300, "Failed to connect"),
+        ("Picked up JAVA_TOOL_OPTIONS: -XX:TieredStopAtLevel=1", 300, ""),
+        (None, 300, ""),
+        ("x" * 20, 5, "xxxxx"),
+    ],
+)
+def test_last_line_skips_the_jvm_notice(text: Any, limit: int, line: str) -> None:
+    assert last_line(text, limit=limit) == line
