@@ -23,8 +23,10 @@ def main(config_file: str, name: str) -> None:
     fqdn = config.storage.fqdn
     result = {"name": name, "fqdn": fqdn, "exists": False, "finished": False, "errors": [], "objects": 0}
     with Storage(config=config.storage) as storage:
-        node_backup = storage.get_node_backup(fqdn=fqdn, name=name)
-        if node_backup.exists():
+        # From Medusa's index, as `medusa verify` finds it (a differential backup's files are shared by the node's backups).
+        found = [backup for backup in storage.list_node_backups(fqdn=fqdn) if backup.name == name]
+        if found:
+            node_backup = found[0]
             result["exists"] = True
             result["finished"] = node_backup.finished is not None
             if result["finished"]:

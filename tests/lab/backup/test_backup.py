@@ -1,9 +1,10 @@
 """Backups with Medusa on the stack of the scenario (stack-current: 5.0.8), in the order an operator runs them.
 
-Refusals first (an unknown action, verify without a name, a node down), each changing no container; then rows
-written, backup b1, more rows, backup b2 (differential: Medusa copied fewer files for b2 than for b1, and each
-host's store grew by less than b1 took), list (both, complete on every node), verify (b2 passes; a backup that
-does not exist fails), purge keeping one (b1 gone from every host's store, b2 still verifies).
+Refusals first (an unknown action, verify without a name, a node down), each changing no container and writing
+nothing; then rows written, backup b1, more rows, backup b2 (differential: Medusa copied fewer files for b2 than
+for b1, and each host's store grew by less than b1 took), list (both, complete on every node), verify (b2 passes;
+a backup that does not exist fails, and so does b2 with a file of the store gone), purge keeping one (b1 gone from
+every host's store, b2 still verifies).
 """
 
 from __future__ import annotations
@@ -53,7 +54,10 @@ def backups_in_index(lab_host: Callable[[str], Host]) -> dict[str, list[str]]:
     """The backup names of each host's store, read from Medusa's index on the host's disk."""
     found = {}
     for node, (host, *_rest) in NODES.items():
-        out = lab_host(host).check_output(f"ls {STORE}/index/backup_index 2>/dev/null || true")
+        # Medusa's local storage deletes the files of a purged backup and leaves their directories.
+        out = lab_host(host).check_output(
+            f"find {STORE}/index/backup_index -type f 2>/dev/null | awk -F/ '{{print $(NF-1)}}' | sort -u"
+        )
         found[node] = sorted(out.split())
     return found
 
@@ -154,6 +158,21 @@ def test_verify_passes_for_b2_and_fails_for_a_backup_that_does_not_exist(second:
     missing = run_playbook("backup.yml", {"backup_action": "verify", "backup_name": "nosuchbackup"})
     assert missing.rc != 0, missing.output
     assert all(f"{node}: holds no backup nosuchbackup" in failures(missing) for node in NODES), missing.output
+
+
+def test_verify_fails_when_a_file_of_the_store_is_gone(lab_host: Callable[[str], Host], second: dict[str, Any]) -> None:
+    """One SSTable file of cdb2's part moved out of the store: verify names it; moved back, b2 verifies again."""
+    host = lab_host("lab-host2")
+    path = host.check_output(f"find {STORE}/10.42.0.49/data/backuptest -name '*-Data.db' | head -n 1")
+    assert path, "no SSTable of backuptest in cdb2's part of the store"
+    host.check_output(f"mv {path} /root/medusa-moved-Data.db")
+    try:
+        run = run_playbook("backup.yml", {"backup_action": "verify", "backup_name": "b2"})
+    finally:
+        host.check_output(f"mv /root/medusa-moved-Data.db {path}")
+    assert run.rc != 0, run.output
+    relative = path.split(f"{STORE}/", 1)[1]
+    assert f"cdb2: - [{relative}] Doesn't exists" in failures(run), failures(run)
 
 
 def test_purge_keeps_the_newest_and_b2_still_verifies(lab_host: Callable[[str], Host], second: dict[str, Any]) -> None:
