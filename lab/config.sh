@@ -23,6 +23,9 @@ LAB_SSH_USER="corral"
 # build every line of lab/images/cassandra/versions.tsv (the scenarios use 4.1.10 and 5.0.8 too).
 # tests/unit/lab/test_config.py checks these against the inventory, the role defaults and the README.
 LAB_UP_CASSANDRA_VERSIONS=(3.9 3.10)
+# The Cassandra versions that get a Medusa backup sidekick image (corral/cassandra-medusa:<version>): those
+# whose image's Python fits Medusa (>=3.11,<3.13): 5.0.8 (bookworm, 3.11). 4.1.10 (bullseye) has 3.9, 3.x (sid) 3.14.
+LAB_MEDUSA_CASSANDRA_VERSIONS=(5.0.8)
 LAB_STACK="CassandraDB"     # cassandra_stack_name, the role's default
 LAB_SUPERUSER="admin"       # cassandra_stack_superuser_name, the role's default
 

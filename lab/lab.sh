@@ -70,11 +70,19 @@ build_and_push_images() {
   bash "$LAB_DIR/images/host/build.sh"
   bash "$LAB_DIR/images/busybox/build.sh"
   bash "$LAB_DIR/images/cassandra/build.sh" "$@"
-  local image cassandra_images
+  local image cassandra_images version medusa_versions=()
   if [ $# -gt 0 ]; then
     cassandra_images=$(printf 'corral/cassandra:%s\n' "$@")
   else
     cassandra_images=$(docker images --format '{{.Repository}}:{{.Tag}}' corral/cassandra | sort)
+  fi
+  # The Medusa sidekick of each version of LAB_MEDUSA_CASSANDRA_VERSIONS whose Cassandra image was just built.
+  for version in "${LAB_MEDUSA_CASSANDRA_VERSIONS[@]}"; do
+    if [ $# -eq 0 ] || printf '%s\n' "$@" | grep -qxF "$version"; then medusa_versions+=("$version"); fi
+  done
+  if [ ${#medusa_versions[@]} -gt 0 ]; then
+    bash "$LAB_DIR/images/medusa/build.sh" "${medusa_versions[@]}"
+    cassandra_images+=$'\n'$(printf 'corral/cassandra-medusa:%s\n' "${medusa_versions[@]}")
   fi
   # Pushing an image the registry already holds only compares digests: it costs a second.
   for image in "$LAB_BUSYBOX_IMAGE" $cassandra_images; do

@@ -69,13 +69,17 @@ build_and_push_images "$@"
     ("versions", "built", "pushed"),
     [
         (["3.9", "3.10"], "build lab/images/cassandra/build.sh 3.9 3.10", ["busybox:stable", "cassandra:3.9", "cassandra:3.10"]),
-        ([], "build lab/images/cassandra/build.sh", ["busybox:stable", "cassandra:3.10", "cassandra:3.9", "cassandra:5.0.8"]),
+        ([], "build lab/images/cassandra/build.sh", ["busybox:stable", "cassandra:3.10", "cassandra:3.9", "cassandra:5.0.8",
+                                                     "cassandra-medusa:5.0.8"]),
+        (["5.0.8"], "build lab/images/cassandra/build.sh 5.0.8", ["busybox:stable", "cassandra:5.0.8", "cassandra-medusa:5.0.8"]),
     ],
 )
 def test_images_builds_and_pushes_the_versions_asked_or_all(versions: list[str], built: str, pushed: list[str]) -> None:
+    """The Medusa sidekick of a version of LAB_MEDUSA_CASSANDRA_VERSIONS is built and pushed with its Cassandra image."""
     done = subprocess.run(
         ["bash", "-c", STUBBED, "stub", *versions], cwd=ROOT, capture_output=True, text=True, check=True
     )
     lines = [line.replace(str(ROOT) + "/", "") for line in done.stdout.splitlines()]
     assert built in lines
+    assert ("build lab/images/medusa/build.sh 5.0.8" in lines) == any("medusa" in image for image in pushed)
     assert [line.split()[1].rsplit("/corral/", 1)[1] for line in lines if line.startswith("push ")] == pushed

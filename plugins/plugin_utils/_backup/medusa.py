@@ -1,0 +1,272 @@
+# Private to corral.cassandra: may change at any time; do not import it from other collections.
+"""Backups with Medusa: the preflight's refusals, and Medusa's output read back into figures and tables.
+
+Controller-side and pure: the cassandra_backup role runs Medusa in a sidekick container per node and hands
+its output here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from ansible_collections.corral.cassandra.plugins.plugin_utils._cassandra_output import parse_ring
+from ansible_collections.corral.cassandra.plugins.plugin_utils._filters import Refusal
+
+ACTIONS = ("backup", "list", "verify", "purge")
+MODES = ("differential", "full")
+# Medusa's names become directory names in the backup store.
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
+def nodes_from_reads(reads: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """{host: {"containers": `docker inspect` of the stack's Cassandra containers, "rings": {node: nodetool status}}}
+    -> one node per container (rollback copies of an upgrade left out): name, host, ip, image, running,
+    data_container, ring."""
+    nodes: list[dict[str, Any]] = []
+    for host, read in sorted(reads.items()):
+        for container in read.get("containers") or []:
+            name = str(container.get("Name", "")).lstrip("/")
+            if name.endswith("-rollback"):
+                continue
+            labels = (container.get("Config") or {}).get("Labels") or {}
+            nodes.append({
+                "name": name,
+                "host": host,
+                "ip": labels.get("io.corral.requested-ip", ""),
+                "data_container": labels.get("io.corral.data-container", ""),
+                "image": (container.get("Config") or {}).get("Image", ""),
+                "running": bool((container.get("State") or {}).get("Running")),
+                "ring": (read.get("rings") or {}).get(name, ""),
+            })
+    return nodes
+
+
+def plan(action: str, name: str, mode: str, nodes: list[dict[str, Any]]) -> dict[str, Any]:
+    """Refuse before anything changes; else the nodes to run Medusa on, each with the version it runs.
+
+    `nodes`: one per Cassandra container of the stack found on the hosts (nodes_from_reads()).
+    """
+    problems: list[str] = []
+    if action not in ACTIONS:
+        problems.append(f"backup_action '{action}' is not one of {', '.join(ACTIONS)}")
+    if action == "verify" and not name:
+        problems.append("backup_action=verify needs the backup's name: -e backup_name=NAME (see -e backup_action=list)")
+    if name and not _NAME.match(name):
+        problems.append(f"backup_name '{name}' is not a name Medusa can store: letters, digits, '_', '.', '-'")
+    if action == "backup" and mode not in MODES:
+        problems.append(f"cassandra_backup_mode '{mode}' is not one of {', '.join(MODES)}")
+    if not nodes:
+        problems.append("no Cassandra container of the stack runs on any host of the play")
+    ips = sorted(str(node.get("ip", "")) for node in nodes)
+    for node in sorted(nodes, key=lambda item: str(item["name"])):
+        problems += _node_problems(node, ips)
+    if problems:
+        raise Refusal("the backup is refused; nothing was changed:\n" + "\n".join(problems))
+    return {"nodes": [{**node, "version": image_version(str(node["image"]))} for node in nodes]}
+
+
+def _node_problems(node: dict[str, Any], ips: list[str]) -> list[str]:
+    where = f"{node['name']} on {node['host']}"
+    if not node.get("running"):
+        return [f"{where} is down (its container is not running): every node must be up"]
+    if not node.get("ip"):
+        return [f"{where} has no io.corral.requested-ip label: it is not a node this collection deployed"]
+    seen = {row["address"]: row["state"] for row in parse_ring(str(node.get("ring") or ""))}
+    if not seen:
+        return [f"{where} did not answer nodetool status: every node must be up"]
+    return [
+        f"{where} sees {ip} as {seen.get(ip, 'absent')}, not UN: every node must be Up/Normal"
+        for ip in ips
+        if seen.get(ip) != "UN"
+    ]
+
+
+def image_version(image: str) -> str:
+    """'registry:5000/corral/cassandra:5.0.8' -> '5.0.8' (the tag; a digest or no tag has no version)."""
+    last = image.rsplit("/", 1)[-1]
+    return last.split(":", 1)[1] if ":" in last and "@" not in last else ""
+
+
+_BACKUP_DONE = re.compile(r"Backup done: (?P<name>\S+) \((?P<kind>differential|full)\)")
+_FILES = re.compile(r"- (?P<files>\d+) files, (?P<size>[\d.]+ ?[A-Za-z]*)\s*$", re.M)
+_COPIED = re.compile(r"- (?P<copied>\d+) files copied from host \((?P<new>\d+) new, (?P<reuploaded>\d+) reuploaded\)")
+_KEPT = re.compile(r"- (?P<kept>\d+) kept from previous backup")
+
+
+def backup_figures(output: str) -> dict[str, Any]:
+    """`medusa backup-node`'s summary -> files, size, copied (new + reuploaded) and kept from earlier backups."""
+    done = _BACKUP_DONE.search(output)
+    files, copied, kept = _FILES.search(output), _COPIED.search(output), _KEPT.search(output)
+    if not (done and files and copied):
+        raise ValueError(f"Medusa printed no backup summary: {last_lines(output)}")
+    return {
+        "name": done["name"],
+        "kind": done["kind"],
+        "files": int(files["files"]),
+        "size": files["size"],
+        "copied": int(copied["copied"]),
+        "new": int(copied["new"]),
+        "reuploaded": int(copied["reuploaded"]),
+        "kept": int(kept["kept"]) if kept else 0,
+    }
+
+
+# Medusa's log lines start with their time in brackets: "[2026-12-06 10:20:01,000] INFO: ...".
+_LOG_LINE = re.compile(r"^\[\d{4}-\d\d-\d\d ")
+
+
+def list_json(output: str) -> list[dict[str, Any]]:
+    """`medusa list-backups --output json`: its one JSON line among the log lines."""
+    for line in output.splitlines():
+        if line.startswith("[") and not _LOG_LINE.match(line):
+            found: list[dict[str, Any]] = json.loads(line)
+            return found
+    raise ValueError(f"Medusa printed no list of backups: {last_lines(output)}")
+
+
+def backups(listings: dict[str, list[dict[str, Any]]], ips: dict[str, str]) -> list[dict[str, Any]]:
+    """Each node's own list (its backup directory) -> one entry per backup name across the stack.
+
+    A backup is complete when every node of the stack holds its part finished; Medusa's own completeness
+    expects every node in one shared store, which a directory per host is not.
+    """
+    by_name: dict[str, dict[str, Any]] = {}
+    for node, listing in listings.items():
+        for cluster_backup in listing:
+            parts = [
+                part
+                for part in cluster_backup.get("nodes", []) + cluster_backup.get("incomplete_nodes_list", [])
+                if part.get("fqdn") == ips[node]
+            ]
+            entry = by_name.setdefault(
+                cluster_backup["name"],
+                {"name": cluster_backup["name"], "type": cluster_backup.get("backup_type", "?"), "started": None,
+                 "finished_nodes": [], "size": 0, "objects": 0},
+            )
+            for part in parts:
+                if part.get("finished"):
+                    entry["finished_nodes"].append(node)
+                    entry["size"] += int(part.get("size") or 0)
+                    entry["objects"] += int(part.get("num_objects") or 0)
+                started = part.get("started")
+                if started is not None and (entry["started"] is None or started < entry["started"]):
+                    entry["started"] = started
+    for entry in by_name.values():
+        entry["finished_nodes"].sort()
+        entry["complete"] = sorted(entry["finished_nodes"]) == sorted(ips)
+    return sorted(by_name.values(), key=lambda entry: (entry["started"] or 0, entry["name"]))
+
+
+def format_size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.2f} {unit}"
+        value /= 1024
+    return f"{value:.2f} GiB"
+
+
+def backups_table(entries: list[dict[str, Any]], node_count: int) -> list[str]:
+    """The list as lines: name, type, nodes finished, size and files over all nodes."""
+    if not entries:
+        return ["no backups"]
+    rows = [["BACKUP", "TYPE", "NODES", "SIZE", "FILES", "STATE"]]
+    for entry in entries:
+        rows.append([
+            entry["name"], entry["type"], f"{len(entry['finished_nodes'])}/{node_count}",
+            format_size(entry["size"]), str(entry["objects"]), "complete" if entry["complete"] else "INCOMPLETE",
+        ])
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+
+
+_PURGED = re.compile(r"Purged (?P<objects>\d+) objects with a total size of (?P<size>[\d.]+ ?[A-Za-z]*)")
+_CANDIDATES = re.compile(r"(?P<backups>\d+) backups are candidate to be purged")
+
+
+def purge_figures(output: str) -> dict[str, Any]:
+    """`medusa purge` -> backups purged, objects and size freed."""
+    purged, candidates = _PURGED.search(output), _CANDIDATES.search(output)
+    if not (purged and candidates):
+        raise ValueError(f"Medusa printed no purge summary: {last_lines(output)}")
+    return {"backups": int(candidates["backups"]), "objects": int(purged["objects"]), "size": purged["size"]}
+
+
+def last_lines(output: str, count: int = 5) -> str:
+    lines = [line for line in str(output or "").splitlines() if line.strip()]
+    return " | ".join(lines[-count:]) or "(no output)"
+
+
+def verify_json(output: str) -> dict[str, Any]:
+    """The verify script's one JSON object (files/verify_node.py of the role) among Medusa's log lines."""
+    for line in output.splitlines():
+        if line.startswith("{"):
+            found: dict[str, Any] = json.loads(line)
+            return found
+    raise ValueError(f"the verify script printed no result: {last_lines(output)}")
+
+
+def outputs(runs: list[dict[str, Any]]) -> dict[str, str]:
+    """docker_container results (detach=false; loop items: the nodes) -> {node: the sidekick's output}.
+
+    A sidekick that could not start has no output: the module's message stands for it.
+    """
+    found: dict[str, str] = {}
+    for run in runs:
+        output = (run.get("container") or {}).get("Output")
+        found[str(run["item"]["name"])] = str(output if output is not None else run.get("msg", ""))
+    return found
+
+
+def report(action: str, outputs: dict[str, str], ips: dict[str, str]) -> dict[str, Any]:
+    """Each node's Medusa output -> the lines to print, the figures per node and the problems (which fail the run)."""
+    problems: list[str] = []
+    figures: dict[str, Any] = {}
+    for node in sorted(outputs):
+        try:
+            if action == "backup":
+                figures[node] = backup_figures(outputs[node])
+            elif action == "list":
+                figures[node] = list_json(outputs[node])
+            elif action == "verify":
+                figures[node] = verify_json(outputs[node])
+            elif action == "purge":
+                figures[node] = purge_figures(outputs[node])
+        except ValueError as exc:
+            problems.append(f"{node}: {exc}")
+    if problems:
+        return {"lines": [], "figures": figures, "problems": problems}
+    if action == "backup":
+        lines = [
+            f"{node}: {f['kind']} backup {f['name']}: {f['files']} files, {f['size']}; {f['copied']} copied "
+            f"({f['new']} new, {f['reuploaded']} reuploaded), {f['kept']} kept from earlier backups"
+            for node, f in sorted(figures.items())
+        ]
+    elif action == "list":
+        lines = backups_table(backups(figures, ips), len(ips))
+    elif action == "verify":
+        lines, problems = _verify_lines(figures)
+    else:
+        lines = [
+            f"{node}: {f['backups']} backups purged, {f['objects']} files freed ({f['size']})"
+            for node, f in sorted(figures.items())
+        ]
+    return {"lines": lines, "figures": figures, "problems": problems}
+
+
+def _verify_lines(results: dict[str, dict[str, Any]]) -> tuple[list[str], list[str]]:
+    lines: list[str] = []
+    problems: list[str] = []
+    for node, result in sorted(results.items()):
+        name = result.get("name", "?")
+        if not result.get("exists"):
+            problems.append(f"{node}: holds no backup {name}")
+        elif not result.get("finished"):
+            problems.append(f"{node}: its part of {name} never finished")
+        elif result.get("errors"):
+            problems += [f"{node}: {error.strip()}" for error in result["errors"]]
+        else:
+            lines.append(f"{node}: {name} verified: {result.get('objects', '?')} files as the manifest lists them")
+    return lines, problems
