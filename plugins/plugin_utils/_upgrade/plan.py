@@ -299,6 +299,10 @@ def _seconds(value: Any) -> float | None:
         return None
 
 
+def _utc(epoch: float) -> str:
+    return datetime.datetime.fromtimestamp(epoch, tz=datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 def _plan_restart(result: dict[str, Any], seen: _Seen, since: float | None) -> None:
     """Every node's own container restarted, one at a time (seeds first). Refused while an upgrade is under way
     or a node is down, but for the one node a restart under way (since) stopped: it is started first."""
@@ -321,6 +325,13 @@ def _plan_restart(result: dict[str, Any], seen: _Seen, since: float | None) -> N
         image = next(node["image"] for node in nodes if node["image"])
         result["target"] = {"image": image, "version": running_now[0]}
     stopped = [node for node in seen_down if node["container"] != "absent"]
+    # A note older than every node's start is no restart left halfway (the stack was deployed again since, or the
+    # run was killed after its last node): a new restart of every node.
+    if since is not None and not stopped and all((node["started_at"] or 0) >= since for node in nodes):
+        result["notes"].append(
+            f"the note of a restart begun at {_utc(since)} is older than every node's start: restarting every node"
+        )
+        since = None
     ours = since is not None and len(stopped) == 1 and not with_copy
     if stopped and not ours:
         problems.append(
@@ -338,7 +349,7 @@ def _plan_restart(result: dict[str, Any], seen: _Seen, since: float | None) -> N
     if since is not None:
         result["notes"].append(
             "resuming the restart begun at "
-            + datetime.datetime.fromtimestamp(since, tz=datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+            + _utc(since)
             + ": "
             + (f"{_names(done)} restarted since then" if done else "no node restarted since then")
             + (f", {_names(stopped)} down (it stopped there): started first" if ours else "")

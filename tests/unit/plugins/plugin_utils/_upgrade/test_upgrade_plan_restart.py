@@ -120,3 +120,12 @@ def test_started_at_is_read_with_its_fraction() -> None:
     assert upgrade._epoch("2026-12-06T10:00:00.5Z") == SINCE + 0.5
     assert upgrade._epoch("0001-01-01T00:00:00Z") is None
     assert upgrade._epoch(None) is None
+
+
+def test_a_note_older_than_every_node_start_restarts_every_node() -> None:
+    plan = restart_plan(started=("2026-12-06T10:05:00Z",) * 3, since=SINCE)
+    assert plan["problems"] == []
+    assert plan["order"] == ["cdb1", "cdb2", "cdb3"]
+    assert plan["notes"] == [
+        "the note of a restart begun at 2026-12-06 10:00:00 UTC is older than every node's start: restarting every node"
+    ]
