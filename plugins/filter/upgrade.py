@@ -12,14 +12,20 @@ from collections.abc import Callable
 from typing import Any
 
 from ansible_collections.corral.cassandra.plugins.plugin_utils._filters import plain as _plain
+from ansible_collections.corral.cassandra.plugins.plugin_utils._upgrade import canary
 from ansible_collections.corral.cassandra.plugins.plugin_utils._upgrade import plan as upgrade
 
 
 def plan(
-    stack: dict[str, Any], containers: list[Any], copies: list[Any], action: str, version: str | None = None
+    stack: dict[str, Any],
+    containers: list[Any],
+    copies: list[Any],
+    action: str,
+    version: str | None = None,
+    since: Any = None,
 ) -> dict[str, Any]:
     """The stack model + each node's container and rollback copy -> the plan (problems refuse it)."""
-    return upgrade.plan(_plain(stack), _plain(containers), _plain(copies), str(action), _plain(version))
+    return upgrade.plan(_plain(stack), _plain(containers), _plain(copies), str(action), _plain(version), _plain(since))
 
 
 def recorded_stack(stack: dict[str, Any], containers: list[Any], copies: list[Any], action: str) -> dict[str, Any]:
@@ -100,6 +106,24 @@ def summary(plan_: dict[str, Any], todo: list[Any]) -> list[str]:
     return upgrade.summary(_plain(plan_), _plain(todo))
 
 
+def canary_problems(settings: dict[str, Any]) -> list[str]:
+    return canary.settings_problems(_plain(settings))
+
+
+def canary_baseline(text: str, settings: dict[str, Any]) -> dict[str, Any]:
+    return canary.baseline(str(text or ""), _plain(settings))
+
+
+def canary_verdict(
+    text: str, healthy_line: int, baseline: dict[str, Any], settings: dict[str, Any], node: str, timed_out: bool
+) -> dict[str, Any]:
+    return canary.verdict(str(text or ""), int(healthy_line), _plain(baseline), _plain(settings), str(node), bool(timed_out))
+
+
+def canary_report(text: str, baseline_lines: int, first_step_line: int) -> list[str]:
+    return canary.report(str(text or ""), int(baseline_lines), int(first_step_line))
+
+
 class FilterModule:
     """corral.cassandra.cassandra_upgrade_* filters."""
 
@@ -124,4 +148,8 @@ class FilterModule:
             "cassandra_upgrade_script": script,
             "cassandra_upgrade_newest_node": newest_node,
             "cassandra_upgrade_schema_witness": schema_witness,
+            "cassandra_upgrade_canary_problems": canary_problems,
+            "cassandra_upgrade_canary_baseline": canary_baseline,
+            "cassandra_upgrade_canary_verdict": canary_verdict,
+            "cassandra_upgrade_canary_report": canary_report,
         }

@@ -9,6 +9,8 @@ refusal is decided here, before any container changes, and says what to do inste
 
 from __future__ import annotations
 
+import calendar
+import datetime
 import json
 import re
 import shlex
@@ -27,7 +29,7 @@ from ansible_collections.corral.cassandra.plugins.plugin_utils._cassandra_output
 from ansible_collections.corral.cassandra.plugins.plugin_utils._stack.bringup import container_env, image_tag
 from ansible_collections.corral.cassandra.plugins.plugin_utils._stack.status import _results_by_node
 
-ACTIONS = ("upgrade", "finish", "rollback")
+ACTIONS = ("upgrade", "finish", "rollback", "restart")
 
 # Upstream's upgrade rule: one major version at a time, from these release lines of the major before
 # (NEWS.txt of 4.0, 4.1 and 5.0).
@@ -146,6 +148,15 @@ def _labels(container: dict[str, Any] | None) -> dict[str, str]:
     return dict(((container or {}).get("Config") or {}).get("Labels") or {})
 
 
+def _epoch(text: Any) -> float | None:
+    """Docker's '2026-12-06T09:40:28.123456789Z' -> seconds since the epoch; None when absent or unset."""
+    match = re.match(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?Z$", str(text or ""))
+    if not match or match.group(1) == "0001":
+        return None
+    year, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])
+    return calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0)) + float("0." + (match.group(7) or "0"))
+
+
 def observe_nodes(stack: dict[str, Any], containers: list[dict[str, Any]], copies: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per node of the stack: its container and rollback copy as they are now."""
     by_container, by_copy = _results_by_node(containers), _results_by_node(copies)
@@ -172,6 +183,8 @@ def observe_nodes(stack: dict[str, Any], containers: list[dict[str, Any]], copie
                 "upgraded_from": _labels(container).get(UPGRADED_FROM) if container else None,
                 "image": (container.get("Config") or {}).get("Image", "") if container else "",
                 "version": str(version) if version else None,
+                # When its container last started (the engine's clock), for a restart to resume.
+                "started_at": _epoch((container.get("State") or {}).get("StartedAt")) if container else None,
                 # The model's own node, as the cassandra_stack tasks (nodes.yml, wait.yml) take it.
                 "model": node,
                 "rollback": None
@@ -210,12 +223,14 @@ def plan(
     copies: list[dict[str, Any]],
     action: str,
     version: Any,
+    since: Any = None,
 ) -> dict[str, Any]:
     """What the action would do, or `problems` saying why it must not start. Nothing is changed here.
 
     Returns action, problems (refusals), notes, nodes (observed), target ({image, version}: what the
     stack runs afterwards), major (the upgrade crosses a major version), order (node names in the
-    order they are worked on), may_be_down (nodes that need not be Up/Normal before the start).
+    order they are worked on), may_be_down (nodes that need not be Up/Normal before the start). since (restart):
+    when an interrupted restart began, in seconds since the epoch; nodes started since then are not restarted again.
     """
     result: dict[str, Any] = {
         "action": action,
@@ -231,8 +246,8 @@ def plan(
     if action not in ACTIONS:
         problems.append(
             f"upgrade_action={action!r} is not one of {', '.join(ACTIONS)}: upgrade (the default, with -e version=X), "
-            "finish (remove the rollback copies, making the upgrade final) or rollback (return every node to "
-            "its rollback copy)"
+            "finish (remove the rollback copies, making the upgrade final), rollback (return every node to "
+            "its rollback copy) or restart (restart every node's container, one at a time: restart.yml)"
         )
         return result
     if isinstance(version, (int, float)) and not isinstance(version, bool):
@@ -267,9 +282,84 @@ def plan(
         with_copy=[node for node in nodes if node["rollback"]],
         down=[node for node in nodes if node["container"] != "running"],
     )
+    if action == "restart":
+        _plan_restart(result, seen, _seconds(since))
+        return result
     planners = {"upgrade": _plan_upgrade, "finish": _plan_finish, "rollback": _plan_rollback}
     planners[action](result, seen, wanted)
     return result
+
+
+def _seconds(value: Any) -> float | None:
+    """A number of seconds given as a number or text; None for anything else (not given)."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _utc(epoch: float) -> str:
+    return datetime.datetime.fromtimestamp(epoch, tz=datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _plan_restart(result: dict[str, Any], seen: _Seen, since: float | None) -> None:
+    """Every node's own container restarted, one at a time (seeds first). Refused while an upgrade is under way
+    or a node is down, but for the one node a restart under way (since) stopped: it is started first."""
+    problems: list[str] = result["problems"]
+    nodes, with_copy, seen_down = seen.nodes, seen.with_copy, seen.down
+    missing = [node for node in nodes if node["container"] == "absent"]
+    if missing:
+        problems.append(
+            f"{_names(missing)} {'has' if len(missing) == 1 else 'have'} no Cassandra container: deploy the stack "
+            "first (site.yml); a restart only restarts nodes that exist"
+        )
+    if with_copy:
+        problems.append(
+            f"an upgrade is under way ({_names(with_copy)} keep rollback copies): finish it "
+            "(ansible-playbook upgrade.yml -e upgrade_action=finish) or roll it back "
+            "(-e upgrade_action=rollback) first; a restart never runs in the middle of one"
+        )
+    running_now = sorted({node["version"] for node in nodes if node["version"]})
+    if len(running_now) == 1:
+        image = next(node["image"] for node in nodes if node["image"])
+        result["target"] = {"image": image, "version": running_now[0]}
+    stopped = [node for node in seen_down if node["container"] != "absent"]
+    # A note older than every node's start is no restart left halfway (the stack was deployed again since, or the
+    # run was killed after its last node): a new restart of every node.
+    if since is not None and not stopped and all((node["started_at"] or 0) >= since for node in nodes):
+        result["notes"].append(
+            f"the note of a restart begun at {_utc(since)} is older than every node's start: restarting every node"
+        )
+        since = None
+    ours = since is not None and len(stopped) == 1 and not with_copy
+    if stopped and not ours:
+        problems.append(
+            f"{_names(stopped)} {'is' if len(stopped) == 1 else 'are'} not running ("
+            + ", ".join(f"{node['name']} on {node['host']}: {node['state'] or 'stopped'}" for node in stopped)
+            + "): a rolling restart never starts while a node is down, as a second node down would leave parts of the "
+            "data without a QUORUM. Start it (docker start NAME on its host, or site.yml), wait until it is "
+            "Up/Normal, and run the restart again"
+        )
+    done = [
+        node
+        for node in nodes
+        if since is not None and node not in stopped and node["started_at"] is not None and node["started_at"] >= since
+    ]
+    if since is not None:
+        result["notes"].append(
+            "resuming the restart begun at "
+            + _utc(since)
+            + ": "
+            + (f"{_names(done)} restarted since then" if done else "no node restarted since then")
+            + (f", {_names(stopped)} down (it stopped there): started first" if ours else "")
+            + " (-e restart_all=true restarts every node again)"
+        )
+    result["may_be_down"] = [node["name"] for node in stopped] if ours else []
+    result["order"] = [node["name"] for node in stopped if ours] + [
+        node["name"] for node in nodes if node not in done and node not in stopped
+    ]
 
 
 def _plan_upgrade(result: dict[str, Any], seen: _Seen, target: Version | None) -> None:
@@ -450,7 +540,7 @@ def recorded_stack(
     (io.corral.settings): for finish, the upgraded containers' (what the upgrade ran with); for rollback, the
     rollback copies' (what the nodes go back to). A node without a record keeps the model's settings, and so does a
     stack-wide setting on which the records disagree. Other actions: the model as it is."""
-    if action not in ("finish", "rollback"):
+    if action not in ("finish", "rollback", "restart"):
         return stack
     by_container, by_copy = _results_by_node(containers), _results_by_node(copies)
     records: dict[str, dict[str, Any]] = {}
@@ -497,6 +587,8 @@ def steps(plan_: dict[str, Any], module_results: list[dict[str, Any]]) -> list[d
     for name in plan_["order"]:
         node = nodes[name]
         actions = list((planned.get(name) or {}).get("actions") or [])
+        if action == "restart":
+            actions = ["restarted" if node["container"] == "running" else "started"]
         if action == "rollback" and not node["rollback"]:
             continue
         if action != "rollback" and not actions:
@@ -864,6 +956,8 @@ def node_failure_message(
     rollback_failure: str = "",
 ) -> str:
     """What to tell the user when one node of an upgrade did not become healthy."""
+    if plan_["action"] == "restart":
+        return restart_failure_message(plan_, node, failure)
     target = plan_["target"]["version"]
     step = next(item for item in plan_["nodes"] if item["name"] == node)
     source = step["rollback"]["version"] if step["rollback"] else step["version"]
@@ -888,6 +982,16 @@ def node_failure_message(
     return " ".join(lines)
 
 
+def restart_failure_message(plan_: dict[str, Any], node: str, failure: str) -> str:
+    """What to tell the user when a node of a rolling restart did not pass its gate."""
+    step = next(item for item in plan_["nodes"] if item["name"] == node)
+    return (
+        f"The restart of {node} failed: {failure}. The run stopped there; the nodes after it were not restarted. "
+        f"See `docker logs {node}` on {step['host']}, fix what failed, and re-run `ansible-playbook restart.yml`: it "
+        "goes on with the nodes not restarted yet."
+    )
+
+
 def _was_upgraded(plan_: dict[str, Any], name: str) -> bool:
     node = next(item for item in plan_["nodes"] if item["name"] == name)
     return bool(node["rollback"])
@@ -903,6 +1007,10 @@ def summary(plan_: dict[str, Any], todo: list[dict[str, Any]]) -> list[str]:
         if not todo:
             return [*notes, f"every node already runs {target['image']} as asked: nothing to do"]
         return [*notes, f"upgrade to {target['image']}, one node at a time: {names}"]
+    if action == "restart":
+        if not todo:
+            return [*notes, "nothing to do: every node was restarted"]
+        return [*notes, f"restart, one node at a time (drain, restart the same container, gate): {names}"]
     if action == "rollback":
         if not todo:
             return [*notes, "nothing to do"]

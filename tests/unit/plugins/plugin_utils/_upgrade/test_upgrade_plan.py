@@ -163,9 +163,9 @@ def test_bad_versions_are_refused(version: Any, fragment: str) -> None:
 def test_unknown_action_is_refused_first() -> None:
     plan = make_plan("upgade", "3.10", "3.9", "3.9", "3.9")
     assert plan["problems"] == [
-        "upgrade_action='upgade' is not one of upgrade, finish, rollback: upgrade (the default, with -e version=X), "
-        "finish (remove the rollback copies, making the upgrade final) or rollback (return every node to its "
-        "rollback copy)"
+        "upgrade_action='upgade' is not one of upgrade, finish, rollback, restart: upgrade (the default, with -e "
+        "version=X), finish (remove the rollback copies, making the upgrade final), rollback (return every node to "
+        "its rollback copy) or restart (restart every node's container, one at a time: restart.yml)"
     ]
 
 
