@@ -200,7 +200,8 @@ def removal_problems(stack: dict[str, Any], change: dict[str, Any], looks: dict[
         for dc, factor in sorted(factors.items()):
             left = sum(stay.values()) if dc == "*" else stay.get(dc, 0)
             where = "in the cluster" if dc == "*" else f"in {dc}"
-            touched = dc == "*" or any(node["dc"] == dc for node in leaving if node["name"] not in done)
+            # A leaver whose DC its container does not record counts as leaving every DC.
+            touched = dc == "*" or any(node["dc"] in (dc, "") for node in leaving if node["name"] not in done)
             if touched and names and left < factor:
                 problems.append(
                     f"keyspace {keyspace} has replication factor {factor} {where}: removing {names} leaves "
