@@ -248,3 +248,9 @@ def test_split_glance() -> None:
     assert parts["ring"]["rc"] == 0 and parse_ring(parts["ring"]["stdout"])[0]["address"] == "10.42.0.48"
     assert parts["cql"] == {"rc": 2, "stdout": REFUSED_OLD}
     assert split_glance("no marks at all") == {}
+
+
+def test_a_node_that_left_the_ring_is_not_waited_for_when_the_expected_nodes_are_known() -> None:
+    # 10.42.0.50 decommissioned: still in gossip, unreachable, but no longer a node of the inventory.
+    assert schema_problems(DESCRIBE_3, ["10.42.0.48", "10.42.0.49"]) == []
+    assert schema_problems(DESCRIBE_3, ["10.42.0.48", "10.42.0.49", "10.42.0.50"]) == ["unreachable: 10.42.0.50"]
