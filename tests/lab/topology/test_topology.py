@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import testinfra
 from cluster import NODES, cql, nodetool, select_count, wait_until_up_normal, write_rows
-from refusal import Run, containers, refusals, run_playbook
+from refusal import ROOT, Run, containers, refusals, run_playbook
 from testinfra.host import Host
 
 testinfra_hosts = ["lab-manager"]
@@ -40,6 +40,14 @@ UNLISTED_TASK = "Refuse a running node that is not in the inventory and not name
 REMOVAL_TASK = "Refuse a removal the cluster cannot take now"
 # When the add began: the cleanup lines of the nodes' logs are read from then on.
 STARTED: dict[str, str] = {}
+TIMINGS = ROOT / ".cache" / "topology" / "timings.txt"
+
+
+def note(line: str) -> None:
+    """A figure of this run, kept in .cache/topology/timings.txt."""
+    TIMINGS.parent.mkdir(parents=True, exist_ok=True)
+    with TIMINGS.open("a") as timings:
+        timings.write(f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ} {line}\n")
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +105,7 @@ def test_cdb4_joins_by_bootstrap_then_the_others_are_cleaned_up_one_at_a_time(la
     run = site({"cassandra_stack_nodes": FOUR})
     took = time.monotonic() - began
     assert run.rc == 0, run.output
-    print(f"site.yml adding cdb4: {took:.0f} s")
+    note(f"site.yml adding cdb4 (bootstrap, then cleanup of three nodes): {took:.0f} s")
     host4 = lab("lab-host4")
     assert host4.check_output("docker inspect -f '{{.State.Status}}' cdb4") == "running"
     # It streamed its ranges in: a bootstrap, not a node that skipped it.
@@ -111,7 +119,8 @@ def test_cdb4_joins_by_bootstrap_then_the_others_are_cleaned_up_one_at_a_time(la
         times = cleanup_times(lab, node, host_name, STARTED["at"])
         assert times, f"{node} logged no cleanup since {STARTED['at']}"
         spans.append((node, min(times), max(times)))
-    print("cleanup spans:", [(node, f"{a:%H:%M:%S.%f}", f"{b:%H:%M:%S.%f}") for node, a, b in spans])
+    note("cleanup spans (first to last 'Cleaning up' line): " + ", ".join(
+        f"{node} {start:%H:%M:%S.%f}-{end:%H:%M:%S.%f}" for node, start, end in spans))
     for (first, _start, end), (second, start, _end) in zip(spans, spans[1:]):
         assert end < start, f"{second} began its cleanup before {first} ended: {spans}"
     assert not cleanup_times(lab, "cdb4", "lab-host4", STARTED["at"]), "the new node was cleaned up"
@@ -168,7 +177,7 @@ def test_cdb4_taken_out_is_decommissioned_its_containers_removed_its_data_kept(l
     run = site(remove)
     took = time.monotonic() - began
     assert run.rc == 0, run.output
-    print(f"site.yml removing cdb4: {took:.0f} s")
+    note(f"site.yml removing cdb4 (decommission, then its containers): {took:.0f} s")
     host4 = lab("lab-host4")
     assert host4.run("docker inspect cdb4").rc != 0, "cdb4's container is still there"
     assert host4.run("docker inspect data4").rc != 0, "data4's container is still there"
@@ -181,7 +190,9 @@ def test_cdb4_taken_out_is_decommissioned_its_containers_removed_its_data_kept(l
 
 def test_a_rerun_after_the_removal_changes_nothing(lab: Callable[[str], Host]) -> None:
     before = containers(lab, HOSTS)
+    began = time.monotonic()
     run = site({"cassandra_stack_nodes": THREE, "cassandra_stack_remove_nodes": ["cdb4"]})
+    note(f"site.yml re-run after the removal: {time.monotonic() - began:.0f} s")
     assert run.rc == 0, run.output
     assert all(stats.get("changed", 0) == 0 for stats in run.stats.values()), run.stats
     assert containers(lab, HOSTS) == before
