@@ -14,6 +14,11 @@ LAB_HOSTS=(
   "lab-host2 172.30.42.12"
   "lab-host3 172.30.42.13"
 )
+# Hosts beyond the usual lab, made and removed by one scenario only (lab/lab.sh extra create|remove NAME):
+# create, start, stop and ./dev up never make them. Inventory name, then address on the lab bridge.
+LAB_EXTRA_HOSTS=(
+  "lab-host4 172.30.42.14"
+)
 LAB_HOST_IMAGE="corral/lab-host:bookworm"
 LAB_BUSYBOX_IMAGE="corral/busybox:stable"
 LAB_SSH_USER="corral"

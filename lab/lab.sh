@@ -16,6 +16,9 @@ usage: lab/lab.sh COMMAND
   start     start them again
   destroy   remove every host, volume, network and registry file the lab created
   status    show the lab's hosts
+  extra create NAME   create an extra host of LAB_EXTRA_HOSTS (lab-host4), as the others; the
+                      orchestrator role joins it to the swarm
+  extra remove NAME   take it out of the swarm and remove its container, its volume and its swarm node
 USAGE
 }
 
@@ -184,7 +187,7 @@ cmd_create() {
 
 cmd_stop() {
   local entry
-  for entry in "${LAB_HOSTS[@]}"; do
+  for entry in "${LAB_HOSTS[@]}" "${LAB_EXTRA_HOSTS[@]}"; do
     docker stop "$(host_container "${entry%% *}")" >/dev/null 2>&1 || true
   done
   stop_registry
@@ -208,7 +211,7 @@ cmd_destroy() {
   ids=$(docker ps -aq --filter "label=$LAB_LABEL")
   [ -z "$ids" ] || docker rm -f $ids >/dev/null
   local entry
-  for entry in "${LAB_HOSTS[@]}"; do
+  for entry in "${LAB_HOSTS[@]}" "${LAB_EXTRA_HOSTS[@]}"; do
     docker volume rm "$(host_container "${entry%% *}")-docker" >/dev/null 2>&1 || true
   done
   docker network rm "$LAB_NETWORK" >/dev/null 2>&1 || true
@@ -245,10 +248,50 @@ cmd_connect() {
   fi
 }
 
+extra_host_ip() {
+  local entry
+  for entry in "${LAB_EXTRA_HOSTS[@]}"; do
+    [ "${entry%% *}" = "$1" ] && { echo "${entry##* }"; return 0; }
+  done
+  die "'$1' is not an extra host of the lab (LAB_EXTRA_HOSTS in lab/config.sh: ${LAB_EXTRA_HOSTS[*]%% *})"
+}
+
+# The manager's swarm node entries for that hostname (a host that left or was removed stays listed as down).
+forget_swarm_node() {
+  local name=$1 ids
+  ids=$(docker exec "$(host_container lab-manager)" docker node ls --format '{{.ID}} {{.Hostname}}' 2>/dev/null \
+    | awk -v name="$name" '$2 == name { print $1 }') || true
+  [ -z "$ids" ] || docker exec "$(host_container lab-manager)" docker node rm --force $ids >/dev/null
+}
+
+cmd_extra() {
+  local action=${1:-} name=${2:-} ip container
+  ip=$(extra_host_ip "$name")
+  container=$(host_container "$name")
+  case "$action" in
+    create)
+      docker network inspect "$LAB_NETWORK" >/dev/null 2>&1 || die "there is no lab: run lab/lab.sh create"
+      # A swarm node left by an earlier host of that name would share its labels with the new one.
+      docker container inspect "$container" >/dev/null 2>&1 || forget_swarm_node "$name"
+      ssh_key
+      create_host "$name" "$ip"
+      setup_host_access "$name"
+      log "extra host $name ready ($ip)" ;;
+    remove)
+      docker exec "$container" docker swarm leave --force >/dev/null 2>&1 || true
+      docker rm -f "$container" >/dev/null 2>&1 || true
+      docker volume rm "$container-docker" >/dev/null 2>&1 || true
+      forget_swarm_node "$name"
+      log "extra host $name removed" ;;
+    *) usage; exit 2 ;;
+  esac
+}
+
 [[ "${BASH_SOURCE[0]}" == "$0" ]] || return 0
 case "${1:-}" in
   create) shift; cmd_create "$@" ;;
   stop|start|destroy|status|connect) "cmd_$1" ;;
+  extra) shift; cmd_extra "$@" ;;
   images) shift; bash "$LAB_DIR/engine.sh"; ensure_network; start_registry; build_and_push_images "$@" ;;
   *) usage; exit 2 ;;
 esac

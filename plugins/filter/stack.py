@@ -15,7 +15,7 @@ from typing import Any
 from ansible_collections.corral.cassandra.plugins.plugin_utils import _cassandra_output as output
 from ansible_collections.corral.cassandra.plugins.plugin_utils._filters import plain as _plain
 from ansible_collections.corral.cassandra.plugins.plugin_utils._filters import refused, refusing
-from ansible_collections.corral.cassandra.plugins.plugin_utils._stack import auth, bringup, feasibility, model, status
+from ansible_collections.corral.cassandra.plugins.plugin_utils._stack import auth, bringup, feasibility, model, status, topology
 from ansible_collections.corral.cassandra.plugins.plugin_utils._upgrade import desired
 
 
@@ -79,6 +79,31 @@ def phases(stack: dict[str, Any], observed: dict[str, Any], plan_results: list[A
     return bringup.phases(_plain(stack), _plain(observed), _plain(plan_results))
 
 
+@refusing
+def topology_change(
+    stack: dict[str, Any], observed: dict[str, Any], reads: dict[str, Any], remove: list[Any], delete_data: bool = False
+) -> dict[str, Any]:
+    """The stack model + what the hosts hold + the stack's containers on each host -> joins, cleanup, leaves, plan."""
+    with refused("the nodes of the inventory differ from the nodes that run; nothing was changed", model.StackError):
+        return topology.topology(_plain(stack), _plain(observed), _plain(reads), _plain(remove), bool(delete_data))
+
+
+@refusing
+def removal_check(change: dict[str, Any], stack: dict[str, Any], looks: dict[str, Any], keyspaces: str) -> dict[str, Any]:
+    """The topology change + the look at every node (per host) + cqlsh's keyspace rows -> {} or a refusal."""
+    seen: dict[str, dict[str, str]] = {}
+    for stdout in _plain(looks).values():
+        seen.update(topology.parse_looks(str(stdout or "")))
+    rows = output.cql_json_rows(str(keyspaces or ""))
+    with refused("the nodes cannot be removed now; nothing was changed", ValueError):
+        if not rows and _plain(change)["leaves"]:
+            raise ValueError("the keyspaces' replication could not be read (cqlsh on the first seed)")
+        problems = topology.removal_problems(_plain(stack), _plain(change), seen, rows)
+        if problems:
+            raise ValueError("\n".join(problems))
+    return {}
+
+
 def failures(registered: list[Any], hosts: list[str]) -> list[str]:
     return bringup.failures(_plain(registered), [str(host) for host in hosts])
 
@@ -129,6 +154,8 @@ class FilterModule:
             "cassandra_stack_saved_cluster_name": saved_cluster_name,
             "cassandra_stack_phases": phases,
             "cassandra_stack_failures": failures,
+            "cassandra_stack_topology": topology_change,
+            "cassandra_stack_removal_check": removal_check,
             "cassandra_stack_cql_login_refused": cql_login_refused,
             "cassandra_stack_auth_query": auth_query,
             "cassandra_stack_auth_state": auth_state,

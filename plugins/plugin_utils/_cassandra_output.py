@@ -114,14 +114,19 @@ def schema_versions(stdout: str) -> dict[str, list[str]]:
     return describecluster_section(stdout, "Schema versions:", _SCHEMA_LINE, "version")
 
 
-def schema_problems(stdout: str) -> list[str]:
-    """[] when every reachable node agrees on one schema version and none is unreachable."""
+def schema_problems(stdout: str, expected_ips: list[str] | None = None) -> list[str]:
+    """[] when every reachable node agrees on one schema version and none is unreachable.
+
+    With expected_ips, only those count as unreachable: a node decommissioned (taken out of the inventory)
+    stays in gossip, unreachable, for days after it left the ring.
+    """
     versions = schema_versions(stdout)
     if not versions:
         return ["no schema versions in the nodetool describecluster output"]
     problems = []
-    if "UNREACHABLE" in versions:
-        problems.append(f"unreachable: {', '.join(versions['UNREACHABLE'])}")
+    unreachable = [ip for ip in versions.get("UNREACHABLE", []) if expected_ips is None or ip in expected_ips]
+    if unreachable:
+        problems.append(f"unreachable: {', '.join(unreachable)}")
     agreed = {version: nodes for version, nodes in versions.items() if version != "UNREACHABLE"}
     if len(agreed) > 1:
         detail = "; ".join(f"{version}: {', '.join(nodes)}" for version, nodes in sorted(agreed.items()))

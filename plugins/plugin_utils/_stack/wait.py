@@ -150,7 +150,7 @@ def judge(look: Look, gate: dict[str, Any], expected_ips: list[str]) -> dict[str
             problems.append(f"not answering CQL ({last_line((cql or {}).get('stdout', '')) or 'no answer'})")
     schema = parts.get("schema")
     if schema is not None:
-        found = schema_problems(schema["stdout"]) if schema["rc"] == 0 else ["nodetool describecluster failed"]
+        found = schema_problems(schema["stdout"], expected_ips) if schema["rc"] == 0 else ["nodetool describecluster failed"]
         problems.extend(f"sees {problem}" for problem in found)
         if not problems:
             stage = "in schema agreement"

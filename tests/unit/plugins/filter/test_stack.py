@@ -110,3 +110,47 @@ def test_status_table_is_a_list_of_lines() -> None:
     assert lines[0].startswith("Stack CassandraDB:") and lines[1].split()[0] == "NODE"
     assert [line.split()[0] for line in lines[2:5]] == ["cdb1", "cdb2", "cdb3"]
     assert lines[-1] == "0 of 3 nodes Up/Normal as all their peers see them"
+
+
+def test_topology_refusal_and_removal_check_read_the_look_per_host() -> None:
+    hosts = FILTERS["cassandra_stack_swarm_hosts"](SWARM_NODES, HOST_INFOS)
+    stack = FILTERS["cassandra_stack_model"](SETTINGS, hosts, SUBNETS)
+    running = {"State": {"Running": True}, "Config": {"Image": "x"}}
+    observed = FILTERS["cassandra_stack_observe_plan"](
+        stack,
+        [
+            {"item": node, "observed": {"exists": True, "running": True, "image": "x", "data_present": True}}
+            for node in stack["nodes"]
+        ],
+        True,
+    )
+    leaver = {
+        **running,
+        "Name": "/cdb4",
+        "Config": {"Labels": {"io.corral.service": "cdb4", "io.corral.requested-ip": "10.42.0.51"}},
+    }
+    reads = {"lab-host3": [leaver]}
+    refused = FILTERS["cassandra_stack_topology"](stack, observed, reads, [])
+    assert refused["error"].startswith("the nodes of the inventory differ from the nodes that run; nothing was changed:\n")
+    assert "set cassandra_stack_remove_nodes: [cdb4]" in refused["error"]
+    change = FILTERS["cassandra_stack_topology"](stack, observed, reads, ["cdb4"])
+    assert [node["name"] for node in change["leaves"]] == ["cdb4"]
+    status = "Datacenter: dc1\n--  Address  Load  Tokens  Owns  Host ID  Rack\n" + "".join(
+        f"UN  10.42.0.{n}  1 KiB  256  75%  id{n}  rack1\n" for n in (48, 49, 50, 51)
+    )
+    idle = {"status": status, "netstats": "Mode: NORMAL\nNot sending any streams.", "compactionstats": "pending tasks: 0"}
+    up = {"running": "true", **idle}
+    looks = {
+        "lab-host1": "".join(f"### cdb1 {part}\n{text}\n" for part, text in up.items()),
+        "lab-host2": "### cdb2 running\nfalse\n",
+        "lab-host3": "".join(f"### {n} {part}\n{text}\n" for n in ("cdb3", "cdb4") for part, text in up.items()),
+    }
+    keyspaces = ' {"keyspace_name": "wide", "replication": {"class": "NetworkTopologyStrategy", "dc1": "4"}}\n'
+    check = FILTERS["cassandra_stack_removal_check"](change, stack, looks, keyspaces)
+    assert check["error"].splitlines() == [
+        "the nodes cannot be removed now; nothing was changed:",
+        "node cdb2 on lab-host2 is down (its container is not running): start it first",
+        "keyspace wide has replication factor 4 in dc1: removing cdb4 leaves 3 node(s) there. "
+        "Lower its replication first (ALTER KEYSPACE wide ...)",
+    ]
+    assert "could not be read" in FILTERS["cassandra_stack_removal_check"](change, stack, looks, "")["error"]

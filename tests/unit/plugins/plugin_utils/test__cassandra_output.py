@@ -263,3 +263,9 @@ def test_split_glance() -> None:
 )
 def test_last_line_skips_the_jvm_notice(text: Any, limit: int, line: str) -> None:
     assert last_line(text, limit=limit) == line
+
+
+def test_a_node_that_left_the_ring_is_not_waited_for_when_the_expected_nodes_are_known() -> None:
+    # 10.42.0.50 decommissioned: still in gossip, unreachable, but no longer a node of the inventory.
+    assert schema_problems(DESCRIBE_3, ["10.42.0.48", "10.42.0.49"]) == []
+    assert schema_problems(DESCRIBE_3, ["10.42.0.48", "10.42.0.49", "10.42.0.50"]) == ["unreachable: 10.42.0.50"]

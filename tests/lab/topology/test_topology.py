@@ -1,0 +1,198 @@
+"""Nodes added to and removed from the inventory, on a cluster with data (the three-node stack of the prepare,
+and a fourth lab host, lab-host4, labelled hostname=cassandra4).
+
+- cdb4 added to cassandra_stack_nodes: check mode shows the plan and changes nothing; site.yml bootstraps it,
+  then cleans up cdb1, cdb2, cdb3 one at a time (their logs); every row reads back at ALL.
+- cdb4 taken out again: refused without cassandra_stack_remove_nodes, refused while a keyspace has replication
+  factor 4, refused while cdb2 is down, each with no container changed; then decommissioned, its containers
+  removed and its host directory kept; every row reads back at ALL; a re-run changes nothing.
+
+Each test starts from what the one before left.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+import testinfra
+from cluster import NODES, cql, nodetool, select_count, wait_until_up_normal, write_rows
+from refusal import ROOT, Run, containers, refusals, run_playbook
+from testinfra.host import Host
+
+testinfra_hosts = ["lab-manager"]
+HOSTS = ("lab-manager", "lab-host1", "lab-host2", "lab-host3", "lab-host4")
+INVENTORY = ("-i", "inventories/lab/hosts.yml", "-i", "tests/lab/topology/hosts.yml")
+KEYSPACE = "topology"
+ROWS = 500
+CDB4 = {"name": "cdb4", "host_label": "hostname=cassandra4", "ip": "10.42.0.51", "seed": False, "data_container": "data4"}
+THREE = [
+    {"name": name, "host_label": label, "ip": ip, "seed": name == "cdb1", "data_container": data}
+    for name, (_host, label, ip, data) in NODES.items()
+]
+FOUR = [*THREE, CDB4]
+PLAN_TASK = "Show the nodes that join and leave"
+UNLISTED_TASK = "Refuse a running node that is not in the inventory and not named for removal"
+REMOVAL_TASK = "Refuse a removal the cluster cannot take now"
+# When the add began: the cleanup lines of the nodes' logs are read from then on.
+STARTED: dict[str, str] = {}
+TIMINGS = ROOT / ".cache" / "topology" / "timings.txt"
+
+
+def note(line: str) -> None:
+    """A figure of this run, kept in .cache/topology/timings.txt."""
+    TIMINGS.parent.mkdir(parents=True, exist_ok=True)
+    with TIMINGS.open("a") as timings:
+        timings.write(f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ} {line}\n")
+
+
+@pytest.fixture(scope="module")
+def lab(lab_host: Callable[[str], Host]) -> Callable[[str], Host]:
+    """Any lab host by name; lab-host4 is not in the scenario's inventory, so it is reached by docker exec."""
+
+    def get(name: str) -> Host:
+        return testinfra.get_host("docker://corral-lab-host4") if name == "lab-host4" else lab_host(name)
+
+    return get
+
+
+def site(extra_vars: dict[str, Any], *args: str) -> Run:
+    return run_playbook("site.yml", extra_vars, *INVENTORY, *args)
+
+
+def plan_lines(run: Run) -> list[str]:
+    shown = [task for task in run.tasks if task["name"].endswith(PLAN_TASK)]
+    assert shown, f"no plan shown: {run.output}"
+    return [line for result in shown[-1]["hosts"].values() for line in result.get("msg", [])]
+
+
+def rows_at_all(lab: Callable[[str], Host]) -> int:
+    rc, out = cql(lab("lab-host1"), "cdb1", f"SELECT count(*) FROM {KEYSPACE}.t;", consistency="ALL")
+    assert rc == 0, out
+    return select_count(out)
+
+
+def cleanup_times(lab: Callable[[str], Host], node: str, host_name: str, since: str) -> list[datetime]:
+    """When the node's log says it cleaned an SSTable up (docker's own timestamps), since the add began."""
+    log = lab(host_name).run(f"docker logs -t --since {since} {node} 2>&1").stdout
+    stamps = re.findall(r"^(\S+)\s.*Cleaning up", log, flags=re.M)
+    return [datetime.fromisoformat(stamp[:26].rstrip("Z") + "+00:00") for stamp in stamps]
+
+
+def test_rows_are_written_at_quorum(lab: Callable[[str], Host]) -> None:
+    write_rows(lab("lab-host1"), "cdb1", KEYSPACE, ROWS)
+    # On disk, so that the cleanup after the add has SSTables to clean.
+    for node, (host_name, *_rest) in NODES.items():
+        nodetool(lab(host_name), node, "flush")
+    assert rows_at_all(lab) == ROWS
+
+
+def test_adding_cdb4_in_check_mode_shows_the_plan_and_changes_nothing(lab: Callable[[str], Host]) -> None:
+    before = containers(lab, HOSTS)
+    run = site({"cassandra_stack_nodes": FOUR}, "--check")
+    assert run.rc == 0, run.output
+    assert plan_lines(run) == ["cdb4: join by bootstrap, then cleanup on cdb1, cdb2, cdb3"]
+    assert containers(lab, HOSTS) == before
+
+
+def test_cdb4_joins_by_bootstrap_then_the_others_are_cleaned_up_one_at_a_time(lab: Callable[[str], Host]) -> None:
+    STARTED["at"] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    began = time.monotonic()
+    run = site({"cassandra_stack_nodes": FOUR})
+    took = time.monotonic() - began
+    assert run.rc == 0, run.output
+    note(f"site.yml adding cdb4 (bootstrap, then cleanup of three nodes): {took:.0f} s")
+    host4 = lab("lab-host4")
+    assert host4.check_output("docker inspect -f '{{.State.Status}}' cdb4") == "running"
+    # It streamed its ranges in: a bootstrap, not a node that skipped it.
+    assert "JOINING: Starting to bootstrap" in host4.run("docker logs cdb4 2>&1").stdout
+    assert sorted(wait_until_up_normal(lab("lab-host1"), "cdb1", 4, timeout=60)) == sorted(
+        [*(ip for _h, _l, ip, _d in NODES.values()), CDB4["ip"]]
+    )
+    assert rows_at_all(lab) == ROWS
+    spans = []
+    for node, (host_name, *_rest) in NODES.items():
+        times = cleanup_times(lab, node, host_name, STARTED["at"])
+        assert times, f"{node} logged no cleanup since {STARTED['at']}"
+        spans.append((node, min(times), max(times)))
+    note("cleanup spans (first to last 'Cleaning up' line): " + ", ".join(
+        f"{node} {start:%H:%M:%S.%f}-{end:%H:%M:%S.%f}" for node, start, end in spans))
+    for (first, _start, end), (second, start, _end) in zip(spans, spans[1:]):
+        assert end < start, f"{second} began its cleanup before {first} ended: {spans}"
+    assert not cleanup_times(lab, "cdb4", "lab-host4", STARTED["at"]), "the new node was cleaned up"
+
+
+def test_a_node_taken_out_of_the_inventory_is_refused_without_the_confirmation(lab: Callable[[str], Host]) -> None:
+    messages = refusals(lab, "site.yml", {"cassandra_stack_nodes": THREE}, UNLISTED_TASK, *INVENTORY, hosts=HOSTS)
+    text = "\n".join(messages.values())
+    assert "cdb4 (10.42.0.51) runs on lab-host4 but is not in cassandra_stack_nodes" in text, text
+    assert "set cassandra_stack_remove_nodes: [cdb4]" in text, text
+
+
+def test_a_removal_is_refused_while_a_keyspace_needs_four_replicas(lab: Callable[[str], Host]) -> None:
+    host1 = lab("lab-host1")
+    rc, out = cql(host1, "cdb1", "CREATE KEYSPACE wide WITH replication = {'class': 'NetworkTopologyStrategy', 'dc1': 4};")
+    assert rc == 0, out
+    try:
+        messages = refusals(
+            lab, "site.yml", {"cassandra_stack_nodes": THREE, "cassandra_stack_remove_nodes": ["cdb4"]},
+            REMOVAL_TASK, *INVENTORY, hosts=HOSTS,
+        )
+    finally:
+        rc, out = cql(host1, "cdb1", "DROP KEYSPACE wide;")
+        assert rc == 0, out
+    text = "\n".join(messages.values())
+    assert "keyspace wide has replication factor 4 in dc1: removing cdb4 leaves 3 node(s) there" in text, text
+
+
+def test_a_removal_is_refused_while_a_node_is_down(lab: Callable[[str], Host]) -> None:
+    host2 = lab("lab-host2")
+    host2.check_output("docker stop cdb2")
+    try:
+        messages = refusals(
+            lab, "site.yml", {"cassandra_stack_nodes": THREE, "cassandra_stack_remove_nodes": ["cdb4"]},
+            REMOVAL_TASK, *INVENTORY, hosts=HOSTS,
+        )
+    finally:
+        host2.check_output("docker start cdb2")
+    text = "\n".join(messages.values())
+    assert "node cdb2 on lab-host2 is down (its container is not running)" in text, text
+    wait_until_up_normal(lab("lab-host1"), "cdb1", 4, timeout=240)
+    wait_until_up_normal(host2, "cdb2", 4, timeout=240)
+
+
+def test_cdb4_taken_out_is_decommissioned_its_containers_removed_its_data_kept(lab: Callable[[str], Host]) -> None:
+    remove = {"cassandra_stack_nodes": THREE, "cassandra_stack_remove_nodes": ["cdb4"]}
+    before = containers(lab, HOSTS)
+    planned = site(remove, "--check")
+    assert planned.rc == 0, planned.output
+    assert plan_lines(planned) == ["cdb4: decommission, then remove its containers; /cassandra/data kept"]
+    assert containers(lab, HOSTS) == before
+
+    began = time.monotonic()
+    run = site(remove)
+    took = time.monotonic() - began
+    assert run.rc == 0, run.output
+    note(f"site.yml removing cdb4 (decommission, then its containers): {took:.0f} s")
+    host4 = lab("lab-host4")
+    assert host4.run("docker inspect cdb4").rc != 0, "cdb4's container is still there"
+    assert host4.run("docker inspect data4").rc != 0, "data4's container is still there"
+    assert host4.run("ls /cassandra/data/data").rc == 0, "cdb4's host directory was not kept"
+    ring = nodetool(lab("lab-host1"), "cdb1", "status")
+    assert CDB4["ip"] not in ring, ring
+    assert len(wait_until_up_normal(lab("lab-host1"), "cdb1", 3, timeout=60)) == 3
+    assert rows_at_all(lab) == ROWS
+
+
+def test_a_rerun_after_the_removal_changes_nothing(lab: Callable[[str], Host]) -> None:
+    before = containers(lab, HOSTS)
+    began = time.monotonic()
+    run = site({"cassandra_stack_nodes": THREE, "cassandra_stack_remove_nodes": ["cdb4"]})
+    note(f"site.yml re-run after the removal: {time.monotonic() - began:.0f} s")
+    assert run.rc == 0, run.output
+    assert all(stats.get("changed", 0) == 0 for stats in run.stats.values()), run.stats
+    assert containers(lab, HOSTS) == before

@@ -1,0 +1,238 @@
+"""Topology from the inventory: which nodes join (bootstrap, then cleanup) and leave (decommission), and when
+a removal is refused."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+from ansible_collections.corral.cassandra.plugins.plugin_utils._stack import topology
+from ansible_collections.corral.cassandra.plugins.plugin_utils._stack.bringup import observe
+from ansible_collections.corral.cassandra.plugins.plugin_utils._stack.model import (
+    DEFAULT_NODES,
+    StackError,
+    SwarmHost,
+    build_stack,
+)
+
+CDB4 = {"name": "cdb4", "host_label": "hostname=cassandra4", "ip": "10.42.0.51", "seed": False, "data_container": "data4"}
+CDB5 = {"name": "cdb5", "host_label": "hostname=cassandra5", "ip": "10.42.0.52", "seed": False, "data_container": "data5"}
+IPS = {"cdb1": "10.42.0.48", "cdb2": "10.42.0.49", "cdb3": "10.42.0.50", "cdb4": "10.42.0.51"}
+
+
+def stack_of(extra: list[dict[str, Any]]) -> dict[str, Any]:
+    hosts = [
+        SwarmHost(f"id-{n}", f"lab-host{n}", {"hostname": f"cassandra{n}"}, "ready", "active", f"lab-host{n}")
+        for n in (1, 2, 3, 4, 5)
+    ]
+    settings = {
+        "name": "CassandraDB",
+        "cluster_name": "CassandraDB",
+        "nodes": copy.deepcopy(DEFAULT_NODES) + copy.deepcopy(extra),
+        "image_repository": "cassandra",
+        "version": "3.9",
+        "network": "managed",
+        "superuser_name": "admin",
+    }
+    return build_stack(settings, hosts, [{"Subnet": "10.42.0.0/16"}]).to_dict()
+
+
+def observed(stack: dict[str, Any], new: tuple[str, ...]) -> dict[str, Any]:
+    """Every node runs with data but those in `new` (no container, no data)."""
+    containers = [
+        {"item": n, "exists": n["name"] not in new, "container": {"State": {"Running": True}, "Config": {"Image": "x"}}}
+        if n["name"] not in new else {"item": n, "exists": False, "container": None}
+        for n in stack["nodes"]
+    ]
+    data = [{"item": n, "stat": {"exists": n["name"] not in new}} for n in stack["nodes"]]
+    return observe(stack, containers, data, True)
+
+
+def inspect(name: str, host_ip: str, running: bool = True, data_dir: str = "/cassandra/data") -> dict[str, Any]:
+    settings = {"data_dir": data_dir, "dc": "dc1"}
+    return {
+        "Name": f"/{name}",
+        "State": {"Running": running},
+        "Config": {
+            "Labels": {
+                "io.corral.stack": "CassandraDB",
+                "io.corral.service": name,
+                "io.corral.role": "cassandra",
+                "io.corral.requested-ip": host_ip,
+                "io.corral.seed": "false",
+                "io.corral.data-container": "data" + name[-1],
+                "io.corral.settings": json.dumps(settings),
+            }
+        },
+    }
+
+
+def reads_with_cdb4(running: bool = True) -> dict[str, list[dict[str, Any]]]:
+    return {
+        "lab-host1": [inspect("cdb1", IPS["cdb1"])],
+        "lab-host4": [inspect("cdb4", IPS["cdb4"], running), {**inspect("cdb4", IPS["cdb4"], False), "Name": "/cdb4-rollback"}],
+    }
+
+
+def test_a_new_node_in_a_cluster_with_data_joins_then_the_others_are_cleaned_up() -> None:
+    stack = stack_of([CDB4])
+    change = topology.topology(stack, observed(stack, ("cdb4",)), {}, [], False)
+    assert change["joins"] == ["cdb4"]
+    assert change["cleanup"] == ["cdb1", "cdb2", "cdb3"]
+    assert change["plan"] == ["cdb4: join by bootstrap, then cleanup on cdb1, cdb2, cdb3"]
+    assert change["leaves"] == []
+
+
+def test_several_new_nodes_join_one_after_the_other_and_the_earlier_joiner_is_cleaned_up_too() -> None:
+    stack = stack_of([CDB4, CDB5])
+    change = topology.topology(stack, observed(stack, ("cdb4", "cdb5")), {}, [], False)
+    assert change["joins"] == ["cdb4", "cdb5"]
+    assert change["cleanup"] == ["cdb1", "cdb2", "cdb3", "cdb4"]
+    assert change["plan"] == ["cdb4: join by bootstrap", "cdb5: join by bootstrap, then cleanup on cdb1, cdb2, cdb3, cdb4"]
+
+
+def test_a_brand_new_cluster_has_no_joiners() -> None:
+    stack = stack_of([CDB4])
+    change = topology.topology(stack, observed(stack, ("cdb1", "cdb2", "cdb3", "cdb4")), {}, [], False)
+    assert (change["joins"], change["cleanup"], change["plan"]) == ([], [], [])
+
+
+def test_a_node_whose_container_went_but_whose_data_stayed_is_no_joiner() -> None:
+    stack = stack_of([])
+    seen = observed(stack, ())
+    seen["nodes"]["cdb2"]["exists"] = False
+    assert topology.joiners(stack, seen) == []
+
+
+def test_a_running_node_missing_from_the_inventory_is_refused_naming_the_variable() -> None:
+    stack = stack_of([])
+    with pytest.raises(StackError) as refused:
+        topology.topology(stack, observed(stack, ()), reads_with_cdb4(), [], False)
+    assert "cdb4 (10.42.0.51) runs on lab-host4 but is not in cassandra_stack_nodes" in str(refused.value)
+    assert "cassandra_stack_remove_nodes: [cdb4]" in str(refused.value)
+
+
+def test_a_named_node_leaves_and_its_rollback_copy_is_not_a_node() -> None:
+    stack = stack_of([])
+    change = topology.topology(stack, observed(stack, ()), reads_with_cdb4(), ["cdb4"], False)
+    assert [(n["name"], n["host"], n["data_container"], n["dc"]) for n in change["leaves"]] == [
+        ("cdb4", "lab-host4", "data4", "dc1")
+    ]
+    assert change["plan"] == ["cdb4: decommission, then remove its containers; /cassandra/data kept"]
+    deleted = topology.topology(stack, observed(stack, ()), reads_with_cdb4(), ["cdb4"], True)
+    assert deleted["plan"] == ["cdb4: decommission, then remove its containers; /cassandra/data deleted"]
+
+
+def test_naming_a_node_that_is_still_in_the_inventory_is_refused() -> None:
+    stack = stack_of([])
+    with pytest.raises(StackError, match="cdb2 is in cassandra_stack_remove_nodes and in cassandra_stack_nodes"):
+        topology.topology(stack, observed(stack, ()), {}, ["cdb2"], False)
+
+
+STATUS_4 = """Datacenter: dc1
+===============
+Status=Up/Down
+|/ State=Normal/Leaving/Joining/Moving
+--  Address     Load       Tokens       Owns (effective)  Host ID                               Rack
+UN  10.42.0.48  120 KiB    256          75.0%             11111111-1111-1111-1111-111111111111  rack1
+UN  10.42.0.49  118 KiB    256          75.0%             22222222-2222-2222-2222-222222222222  rack1
+{cdb3}  10.42.0.50  121 KiB    256          75.0%             33333333-3333-3333-3333-333333333333  rack1
+UN  10.42.0.51  99 KiB     256          75.0%             44444444-4444-4444-4444-444444444444  rack1
+"""
+NETSTATS_IDLE = "Mode: NORMAL\nNot sending any streams.\nRead Repair Statistics:\nAttempted: 0\n"
+NETSTATS_STREAMING = (
+    "Mode: NORMAL\nRepair 5c1f6f10-0000-0000-0000-000000000000\n    /10.42.0.49\n"
+    "        Sending 2 files, 1024 bytes total. Already sent 0 files, 0 bytes total\n"
+)
+COMPACTIONS_IDLE = "pending tasks: 0\n"
+COMPACTIONS_REPAIR = (
+    "pending tasks: 1\n   id   compaction type   keyspace   table   completed   total   unit   progress\n"
+    "   ab   Validation   weather   t   10   100   bytes   10.00%\nActive compaction remaining time :   0h00m00s\n"
+)
+LOCATOR = "org.apache.cassandra.locator."
+KEYSPACES = [
+    {"keyspace_name": "system", "replication": {"class": LOCATOR + "LocalStrategy"}},
+    {"keyspace_name": "system_auth", "replication": {"class": LOCATOR + "NetworkTopologyStrategy", "dc1": "3"}},
+    {"keyspace_name": "system_traces", "replication": {"class": LOCATOR + "SimpleStrategy", "replication_factor": "2"}},
+    {"keyspace_name": "weather", "replication": {"class": LOCATOR + "NetworkTopologyStrategy", "dc1": "3"}},
+]
+
+
+def looks(cdb3: str = "UN", netstats: str = NETSTATS_IDLE, compactions: str = COMPACTIONS_IDLE,
+          stopped: tuple[str, ...] = ()) -> dict[str, dict[str, str]]:
+    return {
+        name: (
+            {"running": "false", "status": "", "netstats": "", "compactionstats": ""}
+            if name in stopped
+            else {
+                "running": "true",
+                "status": STATUS_4.format(cdb3=cdb3),
+                "netstats": netstats if name == "cdb2" else NETSTATS_IDLE,
+                "compactionstats": compactions if name == "cdb3" else COMPACTIONS_IDLE,
+            }
+        )
+        for name in IPS
+    }
+
+
+def removal(keyspaces: list[dict[str, Any]] = KEYSPACES, **kwargs: Any) -> list[str]:
+    stack = stack_of([])
+    change = topology.topology(stack, observed(stack, ()), reads_with_cdb4(), ["cdb4"], False)
+    return topology.removal_problems(stack, change, looks(**kwargs), keyspaces)
+
+
+def test_a_removal_that_leaves_as_many_nodes_as_the_highest_replication_factor_may_go_on() -> None:
+    assert removal() == []
+
+
+def test_a_keyspace_with_more_replicas_than_the_nodes_left_blocks_the_removal_naming_it() -> None:
+    rf4 = [*KEYSPACES, {"keyspace_name": "wide", "replication": {"class": "NetworkTopologyStrategy", "dc1": "4"}}]
+    assert removal(rf4) == [
+        "keyspace wide has replication factor 4 in dc1: removing cdb4 leaves 3 node(s) there. "
+        "Lower its replication first (ALTER KEYSPACE wide ...)"
+    ]
+    simple = [*KEYSPACES, {"keyspace_name": "old", "replication": {"class": "SimpleStrategy", "replication_factor": "5"}}]
+    assert "keyspace old has replication factor 5 in the cluster: removing cdb4 leaves 3 node(s) there" in removal(simple)[0]
+
+
+def test_a_replication_factor_in_another_dc_does_not_block() -> None:
+    other = [*KEYSPACES, {"keyspace_name": "east", "replication": {"class": "NetworkTopologyStrategy", "dc2": "5"}}]
+    assert removal(other) == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({"stopped": ("cdb2",)}, "node cdb2 on lab-host2 is down (its container is not running): start it first"),
+        ({"cdb3": "DN"}, "node cdb1 sees 10.42.0.50 as DN (Down/Normal)"),
+        ({"cdb3": "UJ"}, "node cdb1 sees 10.42.0.50 as UJ (Up/Joining)"),
+        ({"netstats": NETSTATS_STREAMING}, "node cdb2 is streaming (nodetool netstats): wait until it ends"),
+        ({"compactions": COMPACTIONS_REPAIR},
+         "a repair is under way on node cdb3 (Validation in nodetool compactionstats): wait until it ends"),
+    ],
+)
+def test_a_removal_is_refused_naming_what_blocks_it(kwargs: dict[str, Any], expected: str) -> None:
+    assert expected in removal(**kwargs)
+
+
+def test_a_leaver_that_finished_its_decommission_is_only_removed() -> None:
+    stack = stack_of([])
+    change = topology.topology(stack, observed(stack, ()), reads_with_cdb4(), ["cdb4"], False)
+    seen = looks()
+    seen["cdb4"]["netstats"] = "Mode: DECOMMISSIONED\nNot sending any streams.\n"
+    for name in ("cdb1", "cdb2", "cdb3"):
+        seen[name]["status"] = "\n".join(line for line in seen[name]["status"].splitlines() if "10.42.0.51" not in line)
+    rf4 = [*KEYSPACES, {"keyspace_name": "wide", "replication": {"class": "NetworkTopologyStrategy", "dc1": "4"}}]
+    assert topology.removal_problems(stack, change, seen, rf4) == []
+
+
+def test_parse_looks_and_modes() -> None:
+    text = "### cdb1 running\ntrue\n### cdb1 netstats\nMode: LEAVING\nx\n### cdb4 status\n"
+    assert topology.parse_looks(text) == {"cdb1": {"running": "true", "netstats": "Mode: LEAVING\nx"}, "cdb4": {"status": ""}}
+    assert topology.node_mode("Mode: LEAVING\nx") == "LEAVING"
+    assert topology.node_mode("") == ""
+    assert topology.replication_factors(KEYSPACES) == {
+        "system_auth": {"dc1": 3}, "system_traces": {"*": 2}, "weather": {"dc1": 3}
+    }
