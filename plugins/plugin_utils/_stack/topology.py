@@ -223,7 +223,7 @@ def parse_looks(stdout: str) -> dict[str, dict[str, str]]:
     for line in (stdout or "").splitlines():
         if line.startswith("### "):
             flush()
-            node, _, part = line[4:].strip().partition(" ")
+            node, _sep, part = line[4:].strip().partition(" ")
             lines = []
         else:
             lines.append(line)

@@ -23,7 +23,7 @@ import sys
 import time
 
 try:
-    import cassandra  # noqa: F401
+    import cassandra  # noqa: F401  # pylint: disable=unused-import
 except ImportError:  # the official image: the driver bundled with cqlsh
     sys.path[:0] = sorted(glob.glob("/opt/cassandra/lib/cassandra-driver-internal-only-*.zip"))[-1:]
 

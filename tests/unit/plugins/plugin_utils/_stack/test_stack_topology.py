@@ -177,10 +177,10 @@ def looks(cdb3: str = "UN", netstats: str = NETSTATS_IDLE, compactions: str = CO
     }
 
 
-def removal(keyspaces: list[dict[str, Any]] = KEYSPACES, **kwargs: Any) -> list[str]:
+def removal(keyspaces: list[dict[str, Any]] | None = None, **kwargs: Any) -> list[str]:
     stack = stack_of([])
     change = topology.topology(stack, observed(stack, ()), reads_with_cdb4(), ["cdb4"], False)
-    return topology.removal_problems(stack, change, looks(**kwargs), keyspaces)
+    return topology.removal_problems(stack, change, looks(**kwargs), KEYSPACES if keyspaces is None else keyspaces)
 
 
 def test_a_removal_that_leaves_as_many_nodes_as_the_highest_replication_factor_may_go_on() -> None:
