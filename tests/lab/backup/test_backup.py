@@ -165,11 +165,12 @@ def test_verify_fails_when_a_file_of_the_store_is_gone(lab_host: Callable[[str],
     host = lab_host("lab-host2")
     path = host.check_output(f"find {STORE}/10.42.0.49/data/backuptest -name '*-Data.db' | head -n 1")
     assert path, "no SSTable of backuptest in cdb2's part of the store"
-    host.check_output(f"mv {path} /root/medusa-moved-Data.db")
+    aside = host.check_output("mktemp -d")
+    host.check_output(f"mv {path} {aside}/")
     try:
         run = run_playbook("backup.yml", {"backup_action": "verify", "backup_name": "b2"})
     finally:
-        host.check_output(f"mv /root/medusa-moved-Data.db {path}")
+        host.check_output(f"mv {aside}/{path.rsplit('/', 1)[1]} {path} && rmdir {aside}")
     assert run.rc != 0, run.output
     relative = path.split(f"{STORE}/", 1)[1]
     assert f"cdb2: - [{relative}] Doesn't exists" in failures(run), failures(run)
