@@ -111,9 +111,22 @@ def host_id(node: str) -> str:
     raise AssertionError(f"no host ID in nodetool info of {node}")
 
 
+def why_not_up() -> str:
+    """Each node's container state and the last lines of its log that say what went wrong."""
+    lines = []
+    for node in NODES:
+        status, restarts = state(node)
+        worst = [line for line in log_of(node).splitlines() if "ERROR" in line or "Exception" in line][-8:]
+        lines.append(f"{node}: {status}, {restarts} restarts; " + (" | ".join(worst) or "no error in its log"))
+    return "\n".join(lines)
+
+
 def all_up(lab_host: Callable[[str], Host]) -> None:
     for node, (host, *_rest) in NODES.items():
-        wait_until_up_normal(lab_host(host), node, 3)
+        try:
+            wait_until_up_normal(lab_host(host), node, 3)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{why_not_up()}") from None
 
 
 @pytest.fixture(scope="module")
