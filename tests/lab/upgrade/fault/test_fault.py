@@ -152,6 +152,7 @@ def test_the_gate_stops_at_once_and_says_what_to_do(crashed: dict[str, Any]) -> 
     assert f"A container crashed: {VICTIM}: its container is" in words, output[-3000:]
     assert f"The upgrade of {VICTIM} to {TO} failed" in output, output[-3000:]
     assert f"{VICTIM} was rolled back on its own to {FROM}" in output, output[-3000:]
+    assert f"Nodes already upgraded, with rollback copies: {FIRST}." in words, output[-3000:]
     assert f"ansible-playbook upgrade.yml -e version={TO}" in output, output[-3000:]
     stopped_after = failed[0] - kills[0][0]
     print(
