@@ -76,7 +76,8 @@ def test_a_table_that_exists_is_refused_without_overwrite_and_truncated_with_it(
 def test_a_table_of_another_schema_is_refused_even_with_overwrite() -> None:
     other = part(live_tables={"ks.t": "CREATE TABLE ks.t (id int PRIMARY KEY, v int) WITH comment = ''"})
     message = refusal(outputs=outputs(cdb1=other), overwrite=True)
-    assert "ks.t exists with another schema than in backup 'b2': now ks.t (id int PRIMARY KEY, v int), then ks.t (id int PRIMARY KEY, v text)" in message
+    assert ("ks.t exists with another schema than in backup 'b2': now ks.t (id int PRIMARY KEY, v int), "
+            "then ks.t (id int PRIMARY KEY, v text)") in message
 
 
 def test_other_table_options_are_the_same_schema() -> None:
