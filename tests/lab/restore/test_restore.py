@@ -152,8 +152,9 @@ def dropped_and_restored(lab_host: Callable[[str], Host], source: dict[str, Any]
             "before": before, "after": containers(lab_host, CASSANDRA_HOSTS)}
 
 
-def test_the_dropped_table_is_restored_from_r2_with_every_row(dropped_and_restored: dict[str, Any],
-                                                               source: dict[str, Any]) -> None:
+def test_the_dropped_table_is_restored_from_r2_with_every_row(
+    dropped_and_restored: dict[str, Any], source: dict[str, Any]
+) -> None:
     run = dropped_and_restored["run"]
     assert run.rc == 0, run.output
     print("\n".join(lines_of(run, "Show the restore's plan") + lines_of(run, "Show what each node loaded")))
