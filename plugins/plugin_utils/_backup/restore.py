@@ -38,12 +38,14 @@ def requested(tables: list[str]) -> tuple[list[str], list[str]]:
     problems: list[str] = []
     names: list[str] = []
     if not tables:
-        problems.append("restore_tables is empty: name what to restore, like -e restore_tables=ks.table or =ks")
+        problems.append("restore_tables is empty: name what to restore, like -e restore_tables=ks.table, =ks or =all")
     for raw in tables:
         name = str(raw).strip()
         parts = name.split(".")
         if len(parts) > 2 or not all(_CQL_NAME.match(part) for part in parts):
             problems.append(f"restore_tables: '{name}' is not a keyspace or keyspace.table name")
+        elif name == "all":
+            names.append(name)
         elif parts[0] in SYSTEM_KEYSPACES:
             problems.append(f"restore_tables: '{name}' is in a system keyspace: only the users' tables are restored in place")
         else:
@@ -66,45 +68,47 @@ def table_shape(statement: str) -> str:
     return columns + ")" + (" " + order.group(0) if order else "")
 
 
-def _backup_tables(read: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def _backup_tables(part: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """'ks.t' -> {keyspace, table, dir, files, bytes} of one node's part (its manifest)."""
-    return {f"{item['keyspace']}.{item['table']}": item for item in read.get("tables") or []}
+    return {f"{item['keyspace']}.{item['table']}": item for item in part.get("tables") or []}
 
 
-def _node_part_problems(node: dict[str, Any], read: dict[str, Any] | None, name: str) -> list[str]:
-    where = f"{node['name']} ({node['ip']}) on {node['host']}"
-    if read is None:
-        return []
-    if not read.get("exists"):
-        return [f"backup '{name}' is not in the store of {where}: see -e backup_action=list"]
-    if not read.get("finished"):
-        return [f"{where}: its part of backup '{name}' never finished"]
-    return []
+def _tokens(tokenmap: dict[str, Any], ip: str) -> list[str]:
+    return sorted(str(token) for token in (tokenmap.get(ip) or {}).get("tokens") or [])
 
 
-def _topology_problems(nodes: list[dict[str, Any]], reads: dict[str, dict[str, Any]], name: str) -> list[str]:
-    """The backup's token map (as Medusa saved it) against the live one: same nodes, each with the same tokens."""
+def _sources(nodes: list[dict[str, Any]], reads: dict[str, dict[str, Any]], name: str,
+             backup_map: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
+    """Each node -> the node of the backup whose tokens it owns now (in place: itself), whose part its host's store
+    must hold. Each node loads only that part's files: they are its replicas only if it owns the same ranges."""
     problems: list[str] = []
-    ips = sorted(str(node["ip"]) for node in nodes)
+    sources: dict[str, str] = {}
+    live_map: dict[str, Any] = reads[nodes[0]["name"]].get("live_tokenmap") or {}
+    if len(backup_map) != len(nodes):
+        return sources, [
+            f"backup '{name}' holds {len(backup_map)} nodes ({', '.join(sorted(backup_map))}), the stack "
+            f"{len(nodes)} ({', '.join(sorted(str(node['ip']) for node in nodes))}): the topology does not fit"
+        ]
+    by_tokens = {tuple(_tokens(backup_map, ip)): ip for ip in backup_map}
     for node in nodes:
-        read = reads.get(node["name"]) or {}
-        backup_map: dict[str, Any] = read.get("tokenmap") or {}
-        live_map: dict[str, Any] = read.get("live_tokenmap") or {}
-        if sorted(backup_map) != ips:
+        where = f"{node['name']} ({node['ip']})"
+        live = _tokens(live_map, str(node["ip"]))
+        source = by_tokens.get(tuple(live))
+        if source is None:
+            own = _tokens(backup_map, str(node["ip"]))
+            then = f" (it owned {len(own)} then, {len(set(own) ^ set(live))} differ)" if own else ""
             problems.append(
-                f"backup '{name}' holds {len(backup_map)} nodes ({', '.join(sorted(backup_map))}), the stack "
-                f"{len(ips)} ({', '.join(ips)}): the topology does not fit"
+                f"{where} owns {len(live)} tokens that no node of backup '{name}' owned{then}: the token layout is not "
+                "the backup's (a node added, removed or replaced since, or another num_tokens)"
             )
-            break
-        backup_tokens = sorted(str(token) for token in (backup_map.get(node["ip"]) or {}).get("tokens") or [])
-        live_tokens = sorted(str(token) for token in (live_map.get(node["ip"]) or {}).get("tokens") or [])
-        if backup_tokens != live_tokens:
-            differ = len(set(backup_tokens) ^ set(live_tokens))
+        elif source not in (reads[node["name"]].get("parts") or {}):
             problems.append(
-                f"{node['name']} ({node['ip']}) owns other tokens than in backup '{name}' ({len(live_tokens)} now, "
-                f"{len(backup_tokens)} then, {differ} differ): the token layout changed since the backup"
+                f"{where} on {node['host']} owns the tokens of {source} in backup '{name}', whose part is not in the "
+                f"store of {node['host']}: put it there (or use a store every host shares)"
             )
-    return problems
+        else:
+            sources[node["name"]] = source
+    return sources, problems
 
 
 def plan(nodes: list[dict[str, Any]], outputs: dict[str, str], name: str, tables: list[str],
@@ -112,7 +116,7 @@ def plan(nodes: list[dict[str, Any]], outputs: dict[str, str], name: str, tables
     """Refuse before anything changes; else which tables to create or truncate, and what each node loads.
 
     `nodes`: the stack's nodes (the backup preflight's plan); `outputs`: each node's output of
-    `restore_node.py read` (its part of the backup, the live token map and tables).
+    `restore_node.py read` (the parts of the backup in its host's store, the live token map and tables).
     """
     wanted, problems = requested(tables)
     reads: dict[str, dict[str, Any]] = {}
@@ -122,24 +126,36 @@ def plan(nodes: list[dict[str, Any]], outputs: dict[str, str], name: str, tables
         except ValueError as exc:
             problems.append(f"{node['name']}: {exc}")
     for node in sorted(nodes, key=lambda item: str(item["name"])):
-        problems += _node_part_problems(node, reads.get(node["name"]), name)
+        parts = (reads.get(node["name"]) or {}).get("parts")
+        if node["name"] in reads and not parts:
+            problems.append(
+                f"backup '{name}' is not in the store of {node['name']} ({node['ip']}) on {node['host']}: "
+                "see -e backup_action=list"
+            )
+        for fqdn, part in sorted((parts or {}).items()):
+            if not part.get("finished"):
+                problems.append(f"the part of {fqdn} of backup '{name}' in the store of {node['host']} never finished")
     if problems:
-        raise Refusal(HEADLINE + "\n" + "\n".join(problems))
-    problems += _topology_problems(nodes, reads, name)
+        raise Refusal(HEADLINE + "\n" + "\n".join(sorted(set(problems), key=problems.index)))
 
-    first = reads[sorted(reads)[0]]
+    finished = {fqdn: part for read in reads.values() for fqdn, part in (read.get("parts") or {}).items()}
+    first_part = finished[sorted(finished)[0]]
+    sources, problems = _sources(nodes, reads, name, first_part.get("tokenmap") or {})
     in_backup: dict[str, dict[str, Any]] = {}
-    for read in reads.values():
-        in_backup.update(_backup_tables(read))
-    schema: dict[str, Any] = first.get("schema") or {}
+    for part in finished.values():
+        in_backup.update(_backup_tables(part))
+    schema: dict[str, Any] = first_part.get("schema") or {}
+    first = reads[nodes[0]["name"]]
     live: dict[str, str] = first.get("live_tables") or {}
     live_keyspaces: list[str] = first.get("live_keyspaces") or []
 
     chosen: list[str] = []
     for item in wanted:
-        if "." in item:
-            found = [item] if item in in_backup or item in (schema.get(item.split(".")[0]) or {}).get("tables", {}) \
-                else []
+        if item == "all":
+            found = sorted(fqtn for fqtn in in_backup if fqtn.split(".")[0] not in SYSTEM_KEYSPACES)
+        elif "." in item:
+            in_schema = item.split(".")[1] in ((schema.get(item.split(".")[0]) or {}).get("tables") or {})
+            found = [item] if item in in_backup or in_schema else []
         else:
             found = sorted(fqtn for fqtn in in_backup if fqtn.split(".")[0] == item)
         if not found:
@@ -174,9 +190,11 @@ def plan(nodes: list[dict[str, Any]], outputs: dict[str, str], name: str, tables
 
     loads = []
     for node in nodes:
-        mine = _backup_tables(reads[node["name"]])
+        source = sources[node["name"]]
+        mine = _backup_tables(finished[source])
         loads.append({
             **node,
+            "source": source,
             "tables": [mine[fqtn] for fqtn in chosen if fqtn in mine and int(mine[fqtn].get("files") or 0) > 0],
         })
     keyspaces = sorted({fqtn.split(".")[0] for fqtn in create} - set(live_keyspaces))
@@ -186,7 +204,8 @@ def plan(nodes: list[dict[str, Any]], outputs: dict[str, str], name: str, tables
     for load in loads:
         files = sum(int(item.get("files") or 0) for item in load["tables"])
         size = sum(int(item.get("bytes") or 0) for item in load["tables"])
-        lines.append(f"{load['name']}: {files} files, {size} bytes from its part of '{name}'")
+        part = "its part" if load["source"] == load["ip"] else f"the part of {load['source']}"
+        lines.append(f"{load['name']}: {files} files, {size} bytes from {part} of '{name}'")
     return {
         "tables": chosen,
         "create": create,

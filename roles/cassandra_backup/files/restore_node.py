@@ -1,12 +1,13 @@
 """A restore in place, one node's steps, with Medusa's own code; each prints one JSON line.
 
-    python restore_node.py read CONFIG NAME           this node's part of backup NAME (tables, token map, schema)
-                                                      and the live cluster as this node sees it (token map, tables)
+    python restore_node.py read CONFIG NAME           the parts of backup NAME in this host's store (tables, token
+                                                      map, schema) and the live cluster as this node sees it
     python restore_node.py prepare CONFIG NAME JSON   {"keyspaces": [...], "create": ["ks.t"], "truncate": ["ks.t"]}:
                                                       create from the backup's schema, or truncate, on the cluster
-    python restore_node.py load CONFIG NAME STAGING JSON
+    python restore_node.py load CONFIG NAME STAGING JSON SOURCE
                                                       [{"keyspace", "table"}]: `medusa download` of those tables of
-                                                      this node's part into STAGING, then `nodetool import` of each
+                                                      the part of node SOURCE (its address) into STAGING, then
+                                                      `nodetool import` of each into this node
 
 Why not `medusa restore-node`: it stops Cassandra on the node. Why not its sstableloader mode: it streams each
 node's files to every replica (the data RF times over) and puts the CQL password on sstableloader's command
@@ -38,25 +39,29 @@ def load_config(path: str) -> Any:
     return medusa.config.load_config(defaultdict(lambda: None), Path(path))
 
 
-def backup_part(config: Any, name: str) -> dict[str, Any]:
-    """This node's part of backup NAME from its store (read while the store is open): manifest, token map, schema."""
-    part: dict[str, Any] = {"exists": False, "finished": False}
+def backup_parts(config: Any, name: str) -> dict[str, dict[str, Any]]:
+    """Every node's part of backup NAME in this host's store, by the node's address (Medusa's fqdn), read while the
+    store is open: finished or not, manifest, token map, schema. A restore into another stack loads the part of the
+    node whose tokens the target node owns, which need not be this node's own."""
+    parts: dict[str, dict[str, Any]] = {}
     with Storage(config=config.storage) as storage:
-        found = [backup for backup in storage.list_node_backups(fqdn=config.storage.fqdn) if backup.name == name]
-        if found:
-            part["exists"] = True
-            part["finished"] = found[0].finished is not None
+        for backup in storage.list_node_backups():
+            if backup.name != name:
+                continue
+            part: dict[str, Any] = {"finished": backup.finished is not None}
             if part["finished"]:
-                part.update(manifest=found[0].manifest, tokenmap=found[0].tokenmap, schema=found[0].schema)
-    return part
+                part.update(manifest=backup.manifest, tokenmap=backup.tokenmap, schema=backup.schema)
+            parts[backup.fqdn] = part
+    return parts
 
 
-def read(config: Any, name: str) -> dict[str, Any]:
-    part = backup_part(config, name)
-    result: dict[str, Any] = {"name": name, "fqdn": config.storage.fqdn, "exists": part["exists"],
-                              "finished": part["finished"]}
-    if part["finished"]:
-        result["tables"] = [
+def summary(part: dict[str, Any]) -> dict[str, Any]:
+    """A part as the plan needs it: its users' tables with their files, its token map, its schema parsed."""
+    if not part["finished"]:
+        return {"finished": False}
+    return {
+        "finished": True,
+        "tables": [
             {
                 "keyspace": section["keyspace"],
                 "table": section["columnfamily"].split("-")[0],
@@ -66,13 +71,22 @@ def read(config: Any, name: str) -> dict[str, Any]:
             }
             for section in json.loads(part["manifest"])
             if section["keyspace"] not in SYSTEM
-        ]
-        result["tokenmap"] = json.loads(part["tokenmap"])
-        result["schema"] = {
+        ],
+        "tokenmap": json.loads(part["tokenmap"]),
+        "schema": {
             keyspace: {"create_statement": item["create_statement"], "tables": item["tables"],
                        "udt": item["udt"], "indices": item["indices"]}
             for keyspace, item in parse_schema(part["schema"]).items()
-        }
+        },
+    }
+
+
+def read(config: Any, name: str) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "name": name,
+        "fqdn": config.storage.fqdn,
+        "parts": {fqdn: summary(part) for fqdn, part in backup_parts(config, name).items()},
+    }
     with Cassandra(config).new_session() as session:
         result["live_tokenmap"] = session.tokenmap()
         keyspaces = session.cluster.metadata.keyspaces
@@ -87,7 +101,8 @@ def read(config: Any, name: str) -> dict[str, Any]:
 
 
 def prepare(config: Any, name: str, steps: dict[str, list[str]]) -> dict[str, Any]:
-    schema = parse_schema(backup_part(config, name)["schema"])
+    finished = [part for part in backup_parts(config, name).values() if part["finished"]]
+    schema = parse_schema(finished[0]["schema"])
     done: list[str] = []
     with Cassandra(config).new_session() as session:
         live = session.cluster.metadata.keyspaces
@@ -114,19 +129,20 @@ def prepare(config: Any, name: str, steps: dict[str, list[str]]) -> dict[str, An
     return {"done": done, "schema_agreement": bool(agreed)}
 
 
-def load(config_file: str, name: str, staging: str, tables: list[dict[str, str]]) -> dict[str, Any]:
+def load(config_file: str, name: str, staging: str, tables: list[dict[str, str]], source: str) -> dict[str, Any]:
     # Repeatable: whatever an interrupted run left in the staging directory is removed first.
     target = Path(staging)
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
-    result: dict[str, Any] = {"name": name, "files": 0, "bytes": 0, "imported": [], "download_seconds": 0.0,
+    result: dict[str, Any] = {"name": name, "source": source, "files": 0, "bytes": 0, "imported": [], "download_seconds": 0.0,
                               "import_seconds": 0.0}
     if not tables:
         # Without --table, `medusa download` fetches every table of the node's part.
         return result
     began = time.monotonic()
     download = subprocess.run(
-        ["medusa", "--config-file", config_file, "download",
+        # --fqdn: the part of the backup's node whose tokens this node owns (itself, in place).
+        ["medusa", "--config-file", config_file, "--fqdn", source, "download",
          "--backup-name", name, "--download-destination", str(target), "--ignore-system-keyspaces",
          *[argument for item in tables for argument in ("--table", f"{item['keyspace']}.{item['table']}")]],
         capture_output=True, text=True, check=False,
@@ -160,7 +176,7 @@ def main(argv: list[str]) -> None:
     elif action == "prepare":
         print(json.dumps(prepare(config, argv[3], json.loads(argv[4]))))
     elif action == "load":
-        print(json.dumps(load(argv[2], argv[3], argv[4], json.loads(argv[5]))))
+        print(json.dumps(load(argv[2], argv[3], argv[4], json.loads(argv[5]), argv[6])))
     else:
         raise SystemExit(f"unknown action {action}")
 

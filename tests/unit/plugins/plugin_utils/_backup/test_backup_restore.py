@@ -19,11 +19,11 @@ TABLE_C = ("CREATE TABLE ks.c (\n    k int,\n    c int,\n    v text,\n    PRIMAR
            " WITH CLUSTERING ORDER BY (c DESC)\n    AND comment = ''")
 
 
-def part(exists: bool = True, finished: bool = True, tokenmap: dict[str, Any] | None = None,
-         live_tables: dict[str, str] | None = None, live_tokenmap: dict[str, Any] | None = None) -> dict[str, Any]:
+def backup_part(finished: bool = True, tokenmap: dict[str, Any] | None = None) -> dict[str, Any]:
+    if not finished:
+        return {"finished": False}
     return {
-        "exists": exists,
-        "finished": finished,
+        "finished": True,
         "tables": [
             {"keyspace": "ks", "table": "t", "dir": "t-0123", "files": 8, "bytes": 4000},
             {"keyspace": "ks", "table": "c", "dir": "c-4567", "files": 0, "bytes": 0},
@@ -31,6 +31,14 @@ def part(exists: bool = True, finished: bool = True, tokenmap: dict[str, Any] | 
         "tokenmap": TOKENS if tokenmap is None else tokenmap,
         "schema": {"ks": {"create_statement": "CREATE KEYSPACE ks WITH replication = {}",
                           "tables": {"t": " " + TABLE_T.replace("\n", " "), "c": TABLE_C.replace("\n", " ")}}},
+    }
+
+
+def part(ip: str, exists: bool = True, finished: bool = True, tokenmap: dict[str, Any] | None = None,
+         live_tables: dict[str, str] | None = None, live_tokenmap: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One node's read: the parts of the backup in its host's store (its own, at its address) and the live cluster."""
+    return {
+        "parts": {ip: backup_part(finished, tokenmap)} if exists else {},
         "live_tokenmap": TOKENS if live_tokenmap is None else live_tokenmap,
         "live_keyspaces": ["ks"],
         "live_tables": {"ks.c": TABLE_C} if live_tables is None else live_tables,
@@ -38,7 +46,8 @@ def part(exists: bool = True, finished: bool = True, tokenmap: dict[str, Any] | 
 
 
 def outputs(**parts: dict[str, Any]) -> dict[str, str]:
-    return {node: "[2026-12-06 10:00:00,000] INFO: a log line\n" + json.dumps(parts.get(node, part())) for node in IPS}
+    return {node: "[2026-12-06 10:00:00,000] INFO: a log line\n" + json.dumps(parts.get(node, part(ip)))
+            for node, ip in IPS.items()}
 
 
 def refusal(**kwargs: Any) -> str:
@@ -74,21 +83,21 @@ def test_a_table_that_exists_is_refused_without_overwrite_and_truncated_with_it(
 
 
 def test_a_table_of_another_schema_is_refused_even_with_overwrite() -> None:
-    other = part(live_tables={"ks.t": "CREATE TABLE ks.t (id int PRIMARY KEY, v int) WITH comment = ''"})
+    other = part("10.42.0.48", live_tables={"ks.t": "CREATE TABLE ks.t (id int PRIMARY KEY, v int) WITH comment = ''"})
     message = refusal(outputs=outputs(cdb1=other), overwrite=True)
     assert ("ks.t exists with another schema than in backup 'b2': now ks.t (id int PRIMARY KEY, v int), "
             "then ks.t (id int PRIMARY KEY, v text)") in message
 
 
 def test_other_table_options_are_the_same_schema() -> None:
-    same = part(live_tables={"ks.t": TABLE_T.replace("comment = ''", "comment = 'x'")})
+    same = part("10.42.0.48", live_tables={"ks.t": TABLE_T.replace("comment = ''", "comment = 'x'")})
     assert restore.plan(NODES, outputs(cdb1=same), "b2", ["ks.t"], True)["truncate"] == ["ks.t"]
 
 
 def test_an_unknown_backup_names_every_node_that_lacks_it() -> None:
-    message = refusal(outputs=outputs(cdb1=part(exists=False), cdb3=part(finished=False)))
+    message = refusal(outputs=outputs(cdb1=part("10.42.0.48", exists=False), cdb3=part("10.42.0.50", finished=False)))
     assert "backup 'b2' is not in the store of cdb1 (10.42.0.48) on lab-host1: see -e backup_action=list" in message
-    assert "cdb3 (10.42.0.50) on lab-host3: its part of backup 'b2' never finished" in message
+    assert "the part of 10.42.0.50 of backup 'b2' in the store of lab-host3 never finished" in message
 
 
 def test_a_table_or_keyspace_not_in_the_backup_is_refused_naming_what_it_holds() -> None:
@@ -109,15 +118,16 @@ def test_bad_table_names_are_refused(tables: list[str], expected: str) -> None:
 
 def test_a_backup_of_other_nodes_is_refused() -> None:
     fewer = {ip: TOKENS[ip] for ip in list(TOKENS)[:2]}
-    message = refusal(outputs=outputs(**{node: part(tokenmap=fewer) for node in IPS}))
+    message = refusal(outputs=outputs(**{node: part(ip, tokenmap=fewer) for node, ip in IPS.items()}))
     assert "backup 'b2' holds 2 nodes (10.42.0.48, 10.42.0.49), the stack 3 (10.42.0.48, 10.42.0.49, 10.42.0.50)" \
         in message
 
 
 def test_a_node_with_other_tokens_is_refused() -> None:
     moved = {**TOKENS, "10.42.0.49": {**TOKENS["10.42.0.49"], "tokens": [101, 999]}}
-    message = refusal(outputs=outputs(**{node: part(live_tokenmap=moved) for node in IPS}))
-    assert "cdb2 (10.42.0.49) owns other tokens than in backup 'b2' (2 now, 2 then, 2 differ)" in message
+    message = refusal(outputs=outputs(**{node: part(ip, live_tokenmap=moved) for node, ip in IPS.items()}))
+    assert ("cdb2 (10.42.0.49) owns 2 tokens that no node of backup 'b2' owned (it owned 2 then, 2 differ): "
+            "the token layout is not the backup's") in message
     assert "cdb1" not in message.split("\n", 1)[1]
 
 
@@ -139,3 +149,40 @@ def test_load_report() -> None:
     failed = restore.load_report("cdb1", json.dumps({**done, "error": "nodetool import ks t failed: x"}))
     assert failed["problem"] == "cdb1: nodetool import ks t failed: x"
     assert restore.load_report("cdb1", "")["problem"].startswith("cdb1: the restore script printed no result")
+
+
+def test_all_is_every_table_of_the_users() -> None:
+    assert restore.plan(NODES, outputs(), "b2", ["all"], True)["tables"] == ["ks.c", "ks.t"]
+
+
+NEW = [{"name": f"rdb{i}", "host": f"lab-host{i}", "ip": f"10.42.0.{59 + i}", "version": "5.0.8"} for i in (1, 2, 3)]
+NEW_TOKENS = {f"10.42.0.{60 + i}": TOKENS[ip] for i, ip in enumerate(IPS.values())}
+
+
+def new_stack_outputs(live: dict[str, Any] | None = None) -> dict[str, str]:
+    """A new stack on the same hosts: each host's store holds the source node's part; the new nodes own its tokens."""
+    return {
+        node["name"]: json.dumps({**part(ip, live_tokenmap=live or NEW_TOKENS, live_tables={}), "live_keyspaces": []})
+        for node, ip in zip(NEW, IPS.values())
+    }
+
+
+def test_a_new_stack_loads_the_part_of_the_node_whose_tokens_each_node_owns() -> None:
+    found = restore.plan(NEW, new_stack_outputs(), "b2", ["all"], False)
+    assert [(node["name"], node["source"]) for node in found["nodes"]] == [
+        ("rdb1", "10.42.0.48"), ("rdb2", "10.42.0.49"), ("rdb3", "10.42.0.50")]
+    assert found["create_keyspaces"] == ["ks"] and found["create"] == ["ks.c", "ks.t"]
+    assert "rdb1: 8 files, 4000 bytes from the part of 10.42.0.48 of 'b2'" in found["lines"]
+
+
+def test_a_new_stack_whose_node_owns_tokens_of_a_part_on_another_host_is_refused() -> None:
+    swapped = {**NEW_TOKENS, "10.42.0.60": TOKENS["10.42.0.49"], "10.42.0.61": TOKENS["10.42.0.48"]}
+    message = refusal(nodes=NEW, outputs=new_stack_outputs(swapped), tables=["all"])
+    assert ("rdb1 (10.42.0.60) on lab-host1 owns the tokens of 10.42.0.49 in backup 'b2', whose part is not in the "
+            "store of lab-host1") in message
+
+
+def test_a_new_stack_of_other_tokens_is_refused() -> None:
+    other = {ip: {**entry, "tokens": [7, 8]} for ip, entry in NEW_TOKENS.items()}
+    message = refusal(nodes=NEW, outputs=new_stack_outputs(other), tables=["all"])
+    assert "rdb1 (10.42.0.60) owns 2 tokens that no node of backup 'b2' owned: the token layout is not" in message
