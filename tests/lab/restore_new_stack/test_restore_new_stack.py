@@ -82,4 +82,3 @@ def test_every_table_is_restored_into_the_new_stack_row_for_row(restored: dict[s
     print({table: figures["count"] for table, figures in restored["source"].items()})
     assert all(figures["count"] > 0 for figures in restored["source"].values()), restored["source"]
     assert restored["target"] == restored["source"]
-
