@@ -21,6 +21,7 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 from ansible_collections.corral.cassandra.plugins.plugin_utils._stack.wait import (
     Look,
+    asks,
     crashed,
     elapsed,
     first_error_command,
@@ -44,6 +45,10 @@ ARGUMENT_SPEC: dict[str, Any] = {
     "java_tool_options": {"type": "str", "default": ""},
     # The node module's results of this run: a container it created counts its restarts from 0.
     "started": {"type": "list", "elements": "dict", "default": []},
+    # Schema agreement per Cassandra release (an upgrade across a major version is under way).
+    "per_release": {"type": "bool", "default": False},
+    # A container that Docker restarted once and that runs again is reported, not failed: a loop fails.
+    "tolerate_restart": {"type": "bool", "default": True},
     "heal_first_boot": {"type": "bool", "default": False},
     "heal_attempts": {"type": "int", "default": 2},
     # The host named in the progress lines (the task's host, unless the task is delegated).
@@ -114,7 +119,7 @@ class _Waiter:
                     if self._heal(node, why, error):
                         verdicts[name] = {"stage": "started again", "ready": False, "problems": ["started again"]}
                         continue
-                    if look.status == "running" and not self.tolerated.get(name):
+                    if look.status == "running" and args["tolerate_restart"] and not self.tolerated.get(name):
                         # Docker started it again and it runs: once is reported, not a loop yet.
                         self.tolerated[name] = True
                         self.baseline[name] = look.restarts
@@ -122,8 +127,9 @@ class _Waiter:
                     else:
                         message = f"{name} on {self.host}: {why}" + (f": {error}" if error else "")
                         self._share(message)
-                        return self._failed(message, looks)
-                verdicts[name] = judge(look, self.gate, args["expected_ips"])
+                        return dict(self._failed(message, looks), crashed=True)
+                asked = asks(node, self.gate, args["schema_node"])
+                verdicts[name] = judge(look, asked, args["expected_ips"], args["per_release"])
                 if verdicts[name]["stage"] != self.stages.get(name):
                     self.stages[name] = verdicts[name]["stage"]
                     self._say(f"{name}: {verdicts[name]['stage']}")

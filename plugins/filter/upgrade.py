@@ -64,21 +64,8 @@ def look_spec(
     return upgrade.look_spec(_plain(expected), float(deadline), bool(per_release), _plain(schema_node), str(changed or ""))
 
 
-def look_lines(spec: dict[str, Any], host: str, parts: list[str] | None = None) -> str:
-    chosen = tuple(str(part) for part in parts) if parts else ("listen", "ring", "cql", "schema")
-    return upgrade.look_lines(_plain(spec), str(host), chosen)
-
-
-def look_problems(looks: dict[str, Any], spec: dict[str, Any], ring: bool = True) -> list[str]:
-    return upgrade.look_problems(_plain(looks), _plain(spec), bool(ring))
-
-
-def look_crashes(looks: dict[str, Any], spec: dict[str, Any], changed: str) -> list[str]:
-    return upgrade.look_crashes(_plain(looks), _plain(spec), str(changed))
-
-
-def look_ring_views(looks: dict[str, Any]) -> list[dict[str, Any]]:
-    return upgrade.look_ring_views(_plain(looks))
+def wait_failures(results: dict[str, Any]) -> dict[str, list[str]]:
+    return upgrade.wait_failures(_plain(results))
 
 
 def pull_failures(looks: dict[str, Any]) -> list[str]:
@@ -90,7 +77,7 @@ def overlay_failures(looks: dict[str, Any]) -> list[str]:
 
 
 def script(text: str, variables: dict[str, Any]) -> str:
-    """The look script with its variables set first: ansible.builtin.raw runs it as it is, with no environment."""
+    """The host script with its variables set first: ansible.builtin.raw runs it as it is, with no environment."""
     return upgrade.script_with(str(text), _plain(variables))
 
 
@@ -139,10 +126,7 @@ class FilterModule:
             "cassandra_upgrade_node_failure": node_failure,
             "cassandra_upgrade_summary": summary,
             "cassandra_upgrade_look_spec": look_spec,
-            "cassandra_upgrade_look_lines": look_lines,
-            "cassandra_upgrade_look_problems": look_problems,
-            "cassandra_upgrade_look_ring_views": look_ring_views,
-            "cassandra_upgrade_look_crashes": look_crashes,
+            "cassandra_upgrade_wait_failures": wait_failures,
             "cassandra_upgrade_pull_failures": pull_failures,
             "cassandra_upgrade_overlay_failures": overlay_failures,
             "cassandra_upgrade_script": script,

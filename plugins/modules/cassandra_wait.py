@@ -15,7 +15,8 @@ description:
   - Polls the Cassandra containers of the host (one command per poll) until each is ready as O(gate) asks, printing
     each node's stage when it changes, with the elapsed time (starting, gossiping, listening for CQL, Up/Normal as its
     peers see it, answering CQL, in schema agreement).
-  - Stops at the first poll that shows a container exited or restarting, or restarted by Docker more than once, and
+  - Stops at the first poll that shows a container exited or restarting, or restarted by Docker more than once (once
+    with O(tolerate_restart=false)), and
     fails with the first error line of its log, instead of waiting until O(timeout).
   - With O(heal_first_boot=true), a crashed node of a brand-new cluster whose first start failed is reset with
     M(corral.cassandra.cassandra_node) O(corral.cassandra.cassandra_node#module:state=first_boot_reset) (which refuses
@@ -44,6 +45,8 @@ options:
     description:
       - The nodes of this host to wait for, as the stack model gives them (C(name), C(ip), optional C(cql_port),
         C(storage_port), C(data_container), C(data_dir)).
+      - A node may also carry C(ring), C(cql) and C(schema) (true or false) to ask of it other than O(gate) and
+        O(schema_node) do.
     type: list
     elements: dict
     required: true
@@ -79,6 +82,19 @@ options:
     type: list
     elements: dict
     default: []
+  per_release:
+    description:
+      - Whether one schema version per Cassandra release is enough for schema agreement, as while an upgrade across a
+        major version is under way (two major versions compute schema versions differently). The releases are read
+        from C(nodetool describecluster) (4.0 and later); without them one version is required.
+    type: bool
+    default: false
+  tolerate_restart:
+    description:
+      - Whether a container that Docker restarted once, and that runs again, is only reported. When false, any restart
+        since the first poll (or since its creation, see O(started)) fails the wait at once.
+    type: bool
+    default: true
   heal_first_boot:
     description: Whether a node whose first boot failed may be reset and started again.
     type: bool
@@ -122,6 +138,10 @@ elapsed:
   description: Seconds the wait took.
   returned: always
   type: float
+crashed:
+  description: True when the wait failed because a container exited, is restarting or was restarted.
+  returned: when a container crashed
+  type: bool
 stopped:
   description: True when the wait stopped because another host of the task saw a crash.
   returned: when another host saw a crash

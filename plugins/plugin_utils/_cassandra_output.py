@@ -12,6 +12,7 @@ from typing import Any
 
 _ROW = re.compile(r"^(?P<state>[UD][NLJM])\s+(?P<address>\S+)\s+(?P<rest>.+)$")
 _SCHEMA_LINE = re.compile(r"^\s+(?P<version>[0-9a-fA-F-]{36}|UNREACHABLE):\s*\[(?P<addresses>[^\]]*)\]\s*$")
+_RELEASE_LINE = re.compile(r"^\s+(?P<release>[0-9][^:\s]*):\s*\[(?P<addresses>[^\]]*)\]\s*$")
 
 STATUS_WORDS = {"U": "Up", "D": "Down"}
 STATE_WORDS = {"N": "Normal", "L": "Leaving", "J": "Joining", "M": "Moving"}
@@ -114,11 +115,19 @@ def schema_versions(stdout: str) -> dict[str, list[str]]:
     return describecluster_section(stdout, "Schema versions:", _SCHEMA_LINE, "version")
 
 
-def schema_problems(stdout: str, expected_ips: list[str] | None = None) -> list[str]:
-    """[] when every reachable node agrees on one schema version and none is unreachable.
+def release_versions(stdout: str) -> dict[str, list[str]]:
+    """The 'Database versions:' part of `nodetool describecluster` (4.0 and later): {release: [addresses]}."""
+    return describecluster_section(stdout, "Database versions:", _RELEASE_LINE, "release")
 
-    With expected_ips, only those count as unreachable: a node decommissioned (taken out of the inventory)
-    stays in gossip, unreachable, for days after it left the ring.
+
+def schema_problems(stdout: str, expected_ips: list[str] | None = None, per_release: bool = False) -> list[str]:
+    """[] when every expected node has a schema version and they agree, and none is unreachable.
+
+    With expected_ips, only those count as unreachable or missing: a node decommissioned (taken out of the
+    inventory) stays in gossip, unreachable, for days after it left the ring. With per_release (an upgrade across a
+    major version is under way) one version per Cassandra release is enough, as two major versions compute schema
+    versions differently (4.1 and 5.0 do); the schema must not change then. Without the nodes' releases in the
+    output (3.x does not show them), one version is required.
     """
     versions = schema_versions(stdout)
     if not versions:
@@ -128,9 +137,21 @@ def schema_problems(stdout: str, expected_ips: list[str] | None = None) -> list[
     if unreachable:
         problems.append(f"unreachable: {', '.join(unreachable)}")
     agreed = {version: nodes for version, nodes in versions.items() if version != "UNREACHABLE"}
-    if len(agreed) > 1:
-        detail = "; ".join(f"{version}: {', '.join(nodes)}" for version, nodes in sorted(agreed.items()))
-        problems.append(f"{len(agreed)} schema versions ({detail})")
+    seen = {address for nodes in agreed.values() for address in nodes}
+    missing = [ip for ip in expected_ips or [] if ip not in seen and ip not in unreachable]
+    if missing:
+        problems.append(f"no schema version for {', '.join(missing)}")
+    releases = release_versions(stdout) if per_release else {}
+    release_of = {address: release for release, addresses in releases.items() for address in addresses}
+    by_release: dict[str, set[str]] = {}
+    for version, nodes in agreed.items():
+        for address in nodes:
+            by_release.setdefault(release_of.get(address, "an unknown release") if releases else "all", set()).add(version)
+    for release, found in sorted(by_release.items()):
+        if len(found) > 1:
+            who = "the nodes" if release == "all" else f"the nodes on {release}"
+            detail = "; ".join(f"{version}: {', '.join(agreed[version])}" for version in sorted(found))
+            problems.append(f"{who} show {len(found)} schema versions ({detail})")
     return problems
 
 

@@ -25,16 +25,18 @@ _NODE = "@@corral-node "
 _PART = "@@corral-part "
 
 # Runs inside the node's container, once: the ports from /proc (no JVM), then only while the node
-# listens for CQL the JVM tools the gate asks for, each printed with its exit code.
+# listens for CQL the JVM tools the look asks for, side by side and at a lower CPU priority than the
+# Cassandra that serves clients, each printed whole with its exit code once all are done.
 _PROBE = (
     'part() { printf "%s\\n' + _PART + '%s %s\\n" "$2" "$1" "$3"; };'
     'listens() { grep -Eq ":$1 [0-9A-F]+:[0-9A-F]+ 0A" /proc/net/tcp /proc/net/tcp6 2>/dev/null; };'
     'listens "$STORAGE_HEX" && part gossip "" 0 || part gossip "" 1;'
-    'if listens "$CQL_HEX"; then part listen "" 0;'
-    'if [ -n "$RING" ]; then out=$(nodetool status 2>&1); part ring "$out" $?; fi;'
-    'if [ -n "$CQL" ]; then out=$(cqlsh --connect-timeout=5 "$CQL_HOST" -e "SELECT release_version FROM system.local" 2>&1);'
-    ' part cql "$out" $?; fi;'
-    'if [ -n "$SCHEMA" ]; then out=$(nodetool describecluster 2>&1); part schema "$out" $?; fi;'
+    'if listens "$CQL_HEX"; then part listen "" 0; d=$(mktemp -d) || exit 1;'
+    'if [ -n "$RING" ]; then { out=$(nice -n 10 nodetool status 2>&1); part ring "$out" $?; } >"$d/1" & fi;'
+    'if [ -n "$CQL" ]; then { out=$(nice -n 10 cqlsh --connect-timeout=5 "$CQL_HOST"'
+    ' -e "SELECT release_version FROM system.local" 2>&1); part cql "$out" $?; } >"$d/2" & fi;'
+    'if [ -n "$SCHEMA" ]; then { out=$(nice -n 10 nodetool describecluster 2>&1); part schema "$out" $?; } >"$d/3" & fi;'
+    'wait; cat "$d"/* 2>/dev/null; rm -rf "$d";'
     'else part listen "" 1; fi'
 )
 
@@ -62,17 +64,30 @@ class Look:
     parts: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
+def asks(node: dict[str, Any], gate: dict[str, Any], schema_node: str = "") -> dict[str, bool]:
+    """What a look asks of one node: the gate's ring and cql, and the schema on schema_node only; a node may
+    override each (the upgrade's gates ask the changed node for CQL and a newer node for the schema)."""
+    wanted = {
+        "ring": bool(gate.get("ring")),
+        "cql": bool(gate.get("cql")),
+        "schema": bool(gate.get("schema")) and node.get("name") == schema_node,
+    }
+    return {part: bool(node[part]) if part in node else value for part, value in wanted.items()}
+
+
 def look_command(nodes: list[dict[str, Any]], gate: dict[str, Any], schema_node: str, java_tool_options: str) -> str:
-    """The shell command of one poll on a host, for its nodes (dicts with name, ip, cql_port, storage_port)."""
+    """The shell command of one poll on a host, for its nodes (dicts with name, ip, cql_port, storage_port, and
+    optionally ring, cql, schema: see asks())."""
     lines = []
     for node in nodes:
         name = shlex.quote(str(node["name"]))
+        wanted = asks(node, gate, schema_node)
         env = {
             "CQL_HEX": f"{int(node.get('cql_port') or 9042):04X}",
             "STORAGE_HEX": f"{int(node.get('storage_port') or 7000):04X}",
-            "RING": "yes" if gate.get("ring") else "",
-            "CQL": "yes" if gate.get("cql") else "",
-            "SCHEMA": "yes" if gate.get("schema") and node["name"] == schema_node else "",
+            "RING": "yes" if wanted["ring"] else "",
+            "CQL": "yes" if wanted["cql"] else "",
+            "SCHEMA": "yes" if wanted["schema"] else "",
             "CQL_HOST": str(node["ip"]),
             "JAVA_TOOL_OPTIONS": java_tool_options,
         }
@@ -121,8 +136,9 @@ def _int(text: str) -> int:
         return -1
 
 
-def judge(look: Look, gate: dict[str, Any], expected_ips: list[str]) -> dict[str, Any]:
-    """How far a node has come: {stage, ready, problems}; problems say what the gate still waits for."""
+def judge(look: Look, gate: dict[str, Any], expected_ips: list[str], per_release: bool = False) -> dict[str, Any]:
+    """How far a node has come: {stage, ready, problems}; problems say what the gate still waits for. gate is
+    what was asked of this node (asks()); per_release: see schema_problems()."""
     if look.status == "absent":
         return {"stage": "absent", "ready": False, "problems": ["its container does not exist"]}
     if look.status != "running":
@@ -150,7 +166,11 @@ def judge(look: Look, gate: dict[str, Any], expected_ips: list[str]) -> dict[str
             problems.append(f"not answering CQL ({last_line((cql or {}).get('stdout', '')) or 'no answer'})")
     schema = parts.get("schema")
     if schema is not None:
-        found = schema_problems(schema["stdout"], expected_ips) if schema["rc"] == 0 else ["nodetool describecluster failed"]
+        found = (
+            schema_problems(schema["stdout"], expected_ips, per_release)
+            if schema["rc"] == 0
+            else [f"nodetool describecluster failed: {last_line(schema['stdout'])}"]
+        )
         problems.extend(f"sees {problem}" for problem in found)
         if not problems:
             stage = "in schema agreement"

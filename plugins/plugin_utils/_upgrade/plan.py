@@ -19,13 +19,7 @@ from typing import Any
 
 from ansible_collections.corral.cassandra.plugins.module_utils._cassandra_node import ROLLBACK_SUFFIX
 from ansible_collections.corral.cassandra.plugins.module_utils._cassandra_node_labels import UPGRADED_FROM, recorded_settings
-from ansible_collections.corral.cassandra.plugins.plugin_utils._cassandra_output import (
-    cql_answered,
-    describecluster_section,
-    last_line,
-    ring_problems,
-    schema_versions,
-)
+from ansible_collections.corral.cassandra.plugins.plugin_utils._cassandra_output import last_line
 from ansible_collections.corral.cassandra.plugins.plugin_utils._stack.bringup import container_env, image_tag
 from ansible_collections.corral.cassandra.plugins.plugin_utils._stack.status import _results_by_node
 
@@ -41,7 +35,6 @@ SUPPORTED_PATH = "3.x -> 3.11 -> 4.1 -> 5.0"
 
 _VERSION = re.compile(r"^(?P<major>[0-9]+)\.(?P<minor>[0-9]+)(?:\.(?P<patch>[0-9]+))?(?P<suffix>[-+~.][A-Za-z0-9.+~-]*)?$")
 _OCI_VERSION = "org.opencontainers.image.version"
-_RELEASE_LINE = re.compile(r"^\s+(?P<release>[0-9][^:\s]*):\s*\[(?P<addresses>[^\]]*)\]\s*$")
 
 
 @dataclass(frozen=True, order=True)
@@ -626,44 +619,7 @@ def health_expected(plan_: dict[str, Any]) -> list[dict[str, Any]]:
     return [node["model"] for node in plan_["nodes"] if node["name"] not in down]
 
 
-# --- schema agreement while the cluster runs two major versions -------------------------------
-
-
-def release_versions(stdout: str) -> dict[str, list[str]]:
-    """The 'Database versions:' part of `nodetool describecluster` (4.0 and later): {release: [addresses]}."""
-    return describecluster_section(stdout, "Database versions:", _RELEASE_LINE, "release")
-
-
-def schema_by_release_problems(stdout: str, ips: list[str], per_release: bool = True) -> list[str]:
-    """[] when every expected node (ips) has a schema version and they agree: on one version, or with per_release
-    (an upgrade across a major version is under way) on one version per Cassandra release, as two major versions
-    compute schema versions differently (4.1 and 5.0 do); the schema must not change then. Without the nodes'
-    releases in the output (3.x does not show them), one version is required. A node that may be down (not in
-    ips) may be unreachable."""
-    schemas = schema_versions(stdout)
-    if not schemas:
-        return ["no schema versions in the nodetool describecluster output"]
-    problems = []
-    unreachable = [address for address in schemas.get("UNREACHABLE", []) if address in ips]
-    if unreachable:
-        problems.append(f"unreachable: {', '.join(unreachable)}")
-    agreed = {version: nodes for version, nodes in schemas.items() if version != "UNREACHABLE"}
-    seen = {address for nodes in agreed.values() for address in nodes}
-    missing = [ip for ip in ips if ip not in seen and ip not in unreachable]
-    if missing:
-        problems.append(f"no schema version for {', '.join(missing)}")
-    releases = release_versions(stdout) if per_release else {}
-    release_of = {address: release for release, addresses in releases.items() for address in addresses}
-    by_release: dict[str, set[str]] = {}
-    for version, nodes in agreed.items():
-        for address in nodes:
-            by_release.setdefault(release_of.get(address, "an unknown release") if releases else "all", set()).add(version)
-    for release, versions in sorted(by_release.items()):
-        if len(versions) > 1:
-            who = "the nodes" if release == "all" else f"the nodes on {release}"
-            detail = "; ".join(f"{version}: {', '.join(agreed[version])}" for version in sorted(versions))
-            problems.append(f"{who} show {len(versions)} schema versions ({detail})")
-    return problems
+# --- which node is asked for the schema ---------------------------------------------------------
 
 
 def newest_node(plan_: dict[str, Any]) -> dict[str, Any]:
@@ -687,16 +643,16 @@ def schema_witness(plan_: dict[str, Any], todo: list[dict[str, Any]], name: str)
     return dict(todo[names.index(name)]["model"])
 
 
-# --- looks at the hosts: the role's look script (roles/cassandra_upgrade/vars/main.yml) ----------------
+# --- the hosts' reads: the role's host script (roles/cassandra_upgrade/vars/main.yml) ----------------
+# The nodes themselves are looked at by the cassandra_wait action (plugins/plugin_utils/_stack/wait.py), for the
+# bring-up, the upgrade's preflight and its gates alike.
 
 # The script prints each part's output, then this mark with the part, the node (or -) and the exit code.
 LOOK_MARK = "@@corral-upgrade"
-# Printed by the listen wait when the deadline passed first.
-LISTEN_TIMED_OUT = 3
 
 
 def look_parts(stdout: str) -> list[dict[str, Any]]:
-    """The look script's output -> its parts in order: {part, node, rc, text}, text being what came before the mark."""
+    """The host script's output -> its parts in order: {part, node, rc, text}, text being what came before the mark."""
     parts: list[dict[str, Any]] = []
     lines: list[str] = []
     for line in (stdout or "").splitlines():
@@ -713,7 +669,7 @@ def look_parts(stdout: str) -> list[dict[str, Any]]:
 
 
 def _host_error(result: Any) -> str | None:
-    """Why a host's look did not run at all; None when its script ran."""
+    """Why a host's script did not run at all; None when it ran."""
     if not isinstance(result, dict) or result.get("skipped"):
         return "did not answer"
     if "stdout" not in result or (result.get("failed") and not look_parts(str(result.get("stdout") or ""))):
@@ -722,8 +678,8 @@ def _host_error(result: Any) -> str | None:
 
 
 def read_containers(stack: dict[str, Any], reads: dict[str, Any]) -> dict[str, Any]:
-    """The read look of every host ({host: result}) -> containers and copies (as docker_container_info results, each
-    with its node as `item`, what plan() takes). A host whose look did not run leaves its nodes out: plan() names
+    """The read of every host ({host: result}) -> containers and copies (as docker_container_info results, each
+    with its node as `item`, what plan() takes). A host whose read did not run leaves its nodes out: plan() names
     them as not observed."""
     found: dict[str, Any] = {"containers": [], "copies": []}
     for host, result in sorted(reads.items()):
@@ -759,139 +715,32 @@ def look_spec(
     schema_node: dict[str, Any],
     changed: str = "",
 ) -> dict[str, Any]:
-    """What one look checks. After a node changed (the gate): it answers CQL; every other node shows its ring view
-    (they see it, and each other, Up/Normal); schema_node shows the schema versions (per Cassandra release when
-    per_release: an upgrade across a major version is under way) and, as it lists every node it reaches, stands in
-    for the changed node's own ring view. No look of a gate waits for a node to listen: the gate's listen wait
-    came first, and a node that stops listening after it (a crash that Docker restarts) must show at the next
-    look, not hold it until it listens again. With no node changed (the preflight) every node is waited for until
-    it listens, then shows its ring view and answers CQL. Each tool is a process of seconds on a busy host: the gate
-    asks for what tells whether the change worked, the preflight for everything once."""
+    """What a look at the nodes asks, as cassandra_wait takes it: the expected nodes (their model, with ring, cql
+    and schema each true or false), their addresses, the deadline and per_release. After a node changed (a gate):
+    it answers CQL; every other node shows its ring view (they see it, and each other, Up/Normal); schema_node shows
+    the schema versions (per Cassandra release when per_release: an upgrade across a major version is under way)
+    and, as it lists every node it reaches, stands in for the changed node's own ring view. With no node changed
+    (the preflight) every node shows its ring view and answers CQL. Each tool is a process of seconds on a busy
+    host: a gate asks for what tells whether the change worked, the preflight for everything once."""
     nodes = []
     for node in expected:
-        port = int(node.get("cql_port") or 9042)
         is_changed = node["name"] == changed
         is_witness = node["name"] == schema_node.get("name")
         nodes.append(
-            {
-                "name": node["name"],
-                "host": node["host"],
-                "ip": node["ip"],
-                "port": f"{port:04X}",
-                "listen": not changed,
-                "ring": not is_changed or not is_witness,
-                "cql": not changed or is_changed,
-                "schema": is_witness,
-            }
+            dict(
+                node,
+                ring=not is_changed or not is_witness,
+                cql=not changed or is_changed,
+                schema=is_witness,
+            )
         )
     return {"nodes": nodes, "ips": [node["ip"] for node in expected], "deadline": int(deadline), "per_release": per_release}
 
 
-def look_lines(spec: dict[str, Any], host: str, parts: tuple[str, ...] = ("listen", "ring", "cql", "schema")) -> str:
-    """The script's LOOK_NODES for one host: 'name ip port listen ring cql schema' per node, y or n."""
-    lines = []
-    for node in spec["nodes"]:
-        wanted = {part: node[part] for part in ("listen", "ring", "cql", "schema")}
-        flags = ["y" if wanted[part] and part in parts else "n" for part in ("listen", "ring", "cql", "schema")]
-        if node["host"] == host and "y" in flags:
-            lines.append(" ".join([node["name"], node["ip"], node["port"], *flags]))
-    return "\n".join(lines)
-
-
-def _node_problems(node: dict[str, Any], parts: dict[str, dict[str, Any]], spec: dict[str, Any], ring: bool) -> list[str]:
-    name = node["name"]
-    end = parts.get("end")
-    if end is None:
-        return [f"{name}: no answer"]
-    listen = parts.get("listen")
-    if listen is not None and listen["rc"] == LISTEN_TIMED_OUT:
-        port = int(node["port"], 16)
-        return [f"{name}: not listening for CQL (port {port}) in time; see `docker logs {name}` on {node['host']}"]
-    asked = [part for part in ("ring", "cql", "schema") if node[part]] if ring else ["listen"]
-    if any(part not in parts for part in asked):
-        return [f"{name}: not running or not answering ({last_line(end['text']) or 'exit code ' + str(end['rc'])})"]
-    if not ring:
-        return []
-    problems = []
-    if node["ring"]:
-        view = parts["ring"]
-        if view["rc"] != 0:
-            problems.append(f"{name}: nodetool status failed: {last_line(view['text'])}")
-        else:
-            problems.extend(f"{name} sees {problem}" for problem in ring_problems(view["text"], spec["ips"]))
-    if node["cql"]:
-        cql = parts["cql"]
-        if not cql_answered({"rc": cql["rc"], "stdout": cql["text"]}):
-            problems.append(f"{name}: not answering CQL: {last_line(cql['text'])}")
-    if node["schema"]:
-        schema = parts["schema"]
-        if schema["rc"] != 0:
-            problems.append(f"{name}: nodetool describecluster failed: {last_line(schema['text'])}")
-        else:
-            found = schema_by_release_problems(schema["text"], spec["ips"], spec["per_release"])
-            problems.extend(f"{name} sees {problem}" for problem in found)
-    return problems
-
-
-def look_problems(looks: dict[str, Any], spec: dict[str, Any], ring: bool = True) -> list[str]:
-    """Why the nodes of the hosts in looks ({host: result of the look script}) are not healthy; [] when every
-    node there sees every expected node Up/Normal, the changed node answers CQL and the schema agrees.
-    ring=False judges a listen-only look."""
-    problems: list[str] = []
-    for host, result in looks.items():
-        nodes = [node for node in spec["nodes"] if node["host"] == host]
-        if not nodes:
-            continue
-        error = _host_error(result)
-        if error:
-            problems.append(f"{host}: {error}")
-            continue
-        by_node: dict[str, dict[str, dict[str, Any]]] = {}
-        for part in look_parts(str(result.get("stdout") or "")):
-            by_node.setdefault(part["node"], {})[part["part"]] = part
-        for node in nodes if ring else [node for node in nodes if node["listen"]]:
-            problems.extend(_node_problems(node, by_node.get(node["name"], {}), spec, ring))
-    return problems
-
-
-def look_crashes(looks: dict[str, Any], spec: dict[str, Any], changed: str) -> list[str]:
-    """The nodes in looks whose container exited, is restarting, or (the node this step changed, created anew
-    with a count of 0) has restarted: a gate stops at once on them instead of waiting out its deadline."""
-    crashes: list[str] = []
-    names = {node["name"]: node["host"] for node in spec["nodes"]}
-    for result in looks.values():
-        if _host_error(result):
-            continue
-        for part in look_parts(str(result.get("stdout") or "")):
-            if part["part"] != "state" or part["node"] not in names or part["rc"] != 0:
-                continue
-            fields = part["text"].split()
-            status = fields[0] if fields else ""
-            restarts = int(fields[1]) if len(fields) > 1 and fields[1].isdigit() else 0
-            node, host = part["node"], names[part["node"]]
-            if status in ("exited", "dead", "restarting") or (node == changed and restarts > 0):
-                crashes.append(
-                    f"{node}: its container is {status} after {restarts} restart(s); see `docker logs {node}` on {host}"
-                )
-    return crashes
-
-
-def look_ring_views(looks: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each node's `nodetool status` in looks, as the results of a task that ran it (for the status table)."""
-    views = []
-    for result in looks.values():
-        if _host_error(result):
-            continue
-        for part in look_parts(str(result.get("stdout") or "")):
-            if part["part"] == "ring":
-                views.append({"item": {"name": part["node"]}, "rc": part["rc"], "stdout": part["text"]})
-    return views
-
-
-def part_failures(looks: dict[str, Any], name: str) -> list[str]:
-    """'host: why' for each host whose look did not run, or whose part `name` (pull, overlay) failed."""
+def part_failures(reads: dict[str, Any], name: str) -> list[str]:
+    """'host: why' for each host whose script did not run, or whose part `name` (pull, overlay) failed."""
     failures = []
-    for host, result in sorted(looks.items()):
+    for host, result in sorted(reads.items()):
         error = _host_error(result)
         parts = [] if error else look_parts(str(result.get("stdout") or ""))
         for part in parts:
@@ -902,14 +751,28 @@ def part_failures(looks: dict[str, Any], name: str) -> list[str]:
     return failures
 
 
-def pull_failures(looks: dict[str, Any]) -> list[str]:
-    """'host: why' for each host whose look could not pull the image."""
-    return part_failures(looks, "pull")
+def pull_failures(reads: dict[str, Any]) -> list[str]:
+    """'host: why' for each host that could not pull the image."""
+    return part_failures(reads, "pull")
 
 
-def overlay_failures(looks: dict[str, Any]) -> list[str]:
-    """'host: why' for each host whose look could not attach a throwaway container to the overlay."""
-    return part_failures(looks, "overlay")
+def overlay_failures(reads: dict[str, Any]) -> list[str]:
+    """'host: why' for each host that could not attach a throwaway container to the overlay."""
+    return part_failures(reads, "overlay")
+
+
+def wait_failures(results: dict[str, Any]) -> dict[str, list[str]]:
+    """The cassandra_wait results of every host ({host: result}) -> {crashes, problems}: the messages of the waits
+    that stopped at a crash, and of those that timed out or did not run."""
+    found: dict[str, list[str]] = {"crashes": [], "problems": []}
+    for host, result in sorted(results.items()):
+        if not isinstance(result, dict) or result.get("skipped") or result.get("stopped"):
+            continue
+        if result.get("failed"):
+            key = "crashes" if result.get("crashed") else "problems"
+            # The wait's own messages name the node and host; a host where it did not run is named here.
+            found[key].append(str(result["msg"]) if "nodes" in result else f"{host}: {failure_text(result)}")
+    return found
 
 
 _SHELL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

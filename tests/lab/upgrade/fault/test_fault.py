@@ -149,7 +149,7 @@ def test_the_gate_stops_at_once_and_says_what_to_do(crashed: dict[str, Any]) -> 
     assert failed is not None, f"the gate of {VICTIM} did not fail: {output[-3000:]}"
     assert run.process.returncode != 0
     words = " ".join(output.split())
-    assert f"A container crashed: {VICTIM}: its container is" in words, output[-3000:]
+    assert f"A container crashed: {VICTIM} on {NODES[VICTIM][0]}: its container" in words, output[-3000:]
     assert f"The upgrade of {VICTIM} to {TO} failed" in output, output[-3000:]
     assert f"{VICTIM} was rolled back on its own to {FROM}" in output, output[-3000:]
     assert f"Nodes already upgraded, with rollback copies: {FIRST}." in words, output[-3000:]

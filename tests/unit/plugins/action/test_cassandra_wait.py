@@ -45,10 +45,9 @@ class Action:
 
 
 def waiter(action: Action, **args: Any) -> _Waiter:
-    defaults: dict[str, Any] = {
-        "nodes": [NODE], "expected_ips": [], "gate": LISTEN, "schema_node": "", "timeout": 30, "poll": 0.0,
-        "java_tool_options": "", "started": [], "heal_first_boot": False, "heal_attempts": 2, "label": "",
-    }
+    # The plugin's own defaults, as validate_argument_spec gives them.
+    defaults: dict[str, Any] = {key: spec.get("default") for key, spec in cassandra_wait.ARGUMENT_SPEC.items()}
+    defaults.update(nodes=[NODE], gate=LISTEN, timeout=30, poll=0.0)
     return _Waiter(action, {}, "lab-host3", {**defaults, **args})  # type: ignore[arg-type]
 
 

@@ -164,7 +164,7 @@ def test_schema_versions() -> None:
         (
             DESCRIBE_SPLIT,
             [
-                "2 schema versions (2207c2a9-f598-3971-986b-2926e09e239d: 10.42.0.48; "
+                "the nodes show 2 schema versions (2207c2a9-f598-3971-986b-2926e09e239d: 10.42.0.48; "
                 "86afa796-d883-3932-aa73-6b017cef0d19: 10.42.0.49, 10.42.0.50)"
             ],
         ),

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from ansible_collections.corral.cassandra.plugins.plugin_utils._stack.wait import (
     Look,
+    asks,
     crashed,
     judge,
     look_command,
@@ -146,3 +147,37 @@ def test_the_poll_command_runs_in_a_shell_and_parses(tmp_path: Path) -> None:
     assert looks["cdb2"].parts == {}
     assert looks["cdb9"].status == "absent"
     assert "its container does not exist" in judge(looks["cdb9"], ALL, IPS)["problems"]
+
+
+def test_a_node_may_be_asked_other_than_the_gate() -> None:
+    """The upgrade's gates ask the changed node for CQL and the schema, its peers for their rings."""
+    changed = {"name": "cdb2", "ip": "10.42.0.49", "ring": False, "cql": True, "schema": True}
+    peer = {"name": "cdb1", "ip": "10.42.0.48", "ring": True, "cql": False, "schema": False}
+    assert asks(changed, LISTEN) == {"ring": False, "cql": True, "schema": True}
+    assert asks({"name": "cdb1"}, ALL, "cdb1") == {"ring": True, "cql": True, "schema": True}
+    assert asks({"name": "cdb2"}, ALL, "cdb1") == {"ring": True, "cql": True, "schema": False}
+    command = look_command([peer, changed], LISTEN, "", "")
+    first, second = command.splitlines()
+    assert "-e RING=yes -e CQL='' -e SCHEMA=''" in first
+    assert "-e RING='' -e CQL=yes -e SCHEMA=yes" in second
+
+
+MIXED = """Cluster Information:
+\tSchema versions:
+\t\tf2791c7c-8a85-371d-a94c-22d6f16ebf08: [10.42.0.49]
+
+\t\t607ae7d0-eb81-3046-a6bb-d4136265ed29: [10.42.0.48]
+
+Database versions:
+\t5.0.8: [10.42.0.48:7000]
+
+\t4.1.10: [10.42.0.49:7000]
+"""
+
+
+def test_schema_agreement_per_release_while_a_major_upgrade_is_under_way() -> None:
+    seen = look({"gossip": (0, ""), "listen": (0, ""), "cql": (0, "release_version"), "schema": (0, MIXED)})
+    asked = {"ring": False, "cql": True, "schema": True}
+    assert judge(seen, asked, IPS, per_release=True)["ready"] is True
+    problems = judge(seen, asked, IPS)["problems"]
+    assert len(problems) == 1 and problems[0].startswith("sees the nodes show 2 schema versions"), problems

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from ansible_collections.corral.cassandra.plugins.plugin_utils import _cassandra_output as output
 from ansible_collections.corral.cassandra.plugins.plugin_utils._upgrade import plan as upgrade
 from ansible_collections.corral.cassandra.plugins.plugin_utils._upgrade.plan import Version, parse_version
 
@@ -375,45 +376,45 @@ IPS = ["10.42.0.48", "10.42.0.49", "10.42.0.50"]
 
 
 def test_release_versions_of_describecluster() -> None:
-    assert upgrade.release_versions(MIXED) == {"5.0.8": ["10.42.0.48"], "4.1.10": ["10.42.0.50", "10.42.0.49"]}
+    assert output.release_versions(MIXED) == {"5.0.8": ["10.42.0.48"], "4.1.10": ["10.42.0.50", "10.42.0.49"]}
 
 
 def test_one_schema_version_per_release_is_agreement_in_a_mixed_cluster() -> None:
-    assert upgrade.schema_by_release_problems(MIXED, IPS) == []
+    assert output.schema_problems(MIXED, IPS, per_release=True) == []
 
 
 def test_two_schema_versions_within_one_release_are_not() -> None:
     split = MIXED.replace("[10.42.0.50, 10.42.0.49]", "[10.42.0.50]").replace(
         "[10.42.0.48]", "[10.42.0.48]\n\n\t\t11111111-2222-3333-4444-555555555555: [10.42.0.49]"
     )
-    problems = upgrade.schema_by_release_problems(split, IPS)
+    problems = output.schema_problems(split, IPS, per_release=True)
     assert len(problems) == 1 and problems[0].startswith("the nodes on 4.1.10 show 2 schema versions"), problems
 
 
 def test_without_the_releases_one_schema_version_is_required() -> None:
     no_releases = MIXED.split("Database versions:", maxsplit=1)[0]
-    problems = upgrade.schema_by_release_problems(no_releases, IPS)
+    problems = output.schema_problems(no_releases, IPS, per_release=True)
     assert len(problems) == 1 and problems[0].startswith("the nodes show 2 schema versions"), problems
     agreed = no_releases.replace("[10.42.0.50, 10.42.0.49]", "[10.42.0.50, 10.42.0.49, 10.42.0.48]").replace(
         "\t\t607ae7d0-eb81-3046-a6bb-d4136265ed29: [10.42.0.48]\n", ""
     )
-    assert upgrade.schema_by_release_problems(agreed, IPS) == []
+    assert output.schema_problems(agreed, IPS, per_release=True) == []
 
 
 def test_an_unreachable_or_missing_node_is_a_problem() -> None:
     unreachable = MIXED.replace("[10.42.0.50, 10.42.0.49]", "[10.42.0.50]").replace(
         "[10.42.0.48]\n", "[10.42.0.48]\n\n\t\tUNREACHABLE: [10.42.0.49]\n", 1
     )
-    assert upgrade.schema_by_release_problems(unreachable, IPS) == ["unreachable: 10.42.0.49"]
+    assert output.schema_problems(unreachable, IPS, per_release=True) == ["unreachable: 10.42.0.49"]
     # A node that may be down (one stopped by an interrupted run) is not expected, so it may be unreachable.
-    assert upgrade.schema_by_release_problems(unreachable, [IPS[0], IPS[2]]) == []
+    assert output.schema_problems(unreachable, [IPS[0], IPS[2]], per_release=True) == []
     missing = MIXED.replace("[10.42.0.50, 10.42.0.49]", "[10.42.0.50]")
-    assert upgrade.schema_by_release_problems(missing, IPS) == ["no schema version for 10.42.0.49"]
-    assert upgrade.schema_by_release_problems("", IPS) == ["no schema versions in the nodetool describecluster output"]
+    assert output.schema_problems(missing, IPS, per_release=True) == ["no schema version for 10.42.0.49"]
+    assert output.schema_problems("", IPS, per_release=True) == ["no schema versions in the nodetool describecluster output"]
 
 
 def test_outside_a_major_upgrade_one_schema_version_is_required_even_with_releases_shown() -> None:
-    problems = upgrade.schema_by_release_problems(MIXED, IPS, per_release=False)
+    problems = output.schema_problems(MIXED, IPS, per_release=False)
     assert len(problems) == 1 and problems[0].startswith("the nodes show 2 schema versions"), problems
 
 

@@ -1,5 +1,7 @@
-"""The upgrade's looks at the hosts: the role's look script, run here against fake docker, nodetool and cqlsh,
-and what _upgrade_plan makes of its output (containers read, pulls, overlay, health)."""
+"""The upgrade's reads of the hosts: the role's host script, run here against a fake docker, and what _upgrade/plan
+makes of its output (containers read, pulls, overlay); what the gates ask of each node (look_spec, judged by the
+cassandra_wait action's look, tests/unit/plugins/plugin_utils/_stack/test_stack_wait.py); how the waits' failures
+are told apart."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
+from ansible_collections.corral.cassandra.plugins.plugin_utils._stack.wait import asks
 from ansible_collections.corral.cassandra.plugins.plugin_utils._upgrade import plan as upgrade
 
 ROLE_VARS = Path(__file__).resolve().parents[5] / "roles" / "cassandra_upgrade" / "vars" / "main.yml"
@@ -108,17 +111,8 @@ def fake_host(tmp_path: Path) -> Path:
 
 
 def run_look(fake: Path, variables: dict[str, str]) -> dict[str, Any]:
-    """The look script as the role runs it (ansible.builtin.raw: its variables set first in its text)."""
-    role = script_vars()
-    script = upgrade.script_with(
-        role["__cassandra_upgrade_look_script"],
-        {
-            "NODE_SCRIPT": role["__cassandra_upgrade_node_script"],
-            "NODETOOL_OPTIONS": "-XX:TieredStopAtLevel=1",
-            "DEADLINE": str(int(time.time()) + 30),
-            **variables,
-        },
-    )
+    """The host script as the role runs it (ansible.builtin.raw: its variables set first in its text)."""
+    script = upgrade.script_with(script_vars()["__cassandra_upgrade_host_script"], variables)
     done = subprocess.run(
         ["sh", "-c", script],
         env={"PATH": f"{fake / 'bin'}:{os.environ['PATH']}", "FAKE_DIR": str(fake)},
@@ -128,12 +122,6 @@ def run_look(fake: Path, variables: dict[str, str]) -> dict[str, Any]:
         timeout=30,
     )
     return {"rc": done.returncode, "stdout": done.stdout, "stderr": done.stderr, "failed": False}
-
-
-def answers(fake: Path, node: str, status: str = HEALTHY_RING, describecluster: str = AGREED) -> None:
-    (fake / f"status-{node}").write_text(status, encoding="utf-8")
-    (fake / f"describecluster-{node}").write_text(describecluster, encoding="utf-8")
-    (fake / f"cql-{node}").write_text(REFUSED, encoding="utf-8")
 
 
 def inspected(name: str, image: str) -> str:
@@ -167,33 +155,16 @@ def test_overlay_failures_are_named_by_host(fake_host: Path) -> None:
     ]
 
 
-def test_pull_overlay_and_nodes_are_looked_at_together(fake_host: Path) -> None:
-    """One look does all three parts; each part's output stays whole and marked, whatever finished first."""
+def test_pull_and_overlay_are_done_together(fake_host: Path) -> None:
+    """One exec does both parts; each part's output stays whole and marked, whatever finished first."""
     (fake_host / "overlay-broken").touch()
-    answers(fake_host, "cdb1")
-    spec = upgrade.look_spec(NODES, time.time() + 30, False, NODES[0])
     look = run_look(
-        fake_host,
-        {
-            "OVERLAY_NETWORK": "managed",
-            "OVERLAY_IMAGE": "busybox",
-            "PULL_IMAGE": "reg:5000/corral/cassandra:3.10",
-            "LOOK_NODES": upgrade.look_lines(spec, "lab-host1").replace(" y y y y", " n y y y"),
-        },
+        fake_host, {"OVERLAY_NETWORK": "managed", "OVERLAY_IMAGE": "busybox", "PULL_IMAGE": "reg:5000/corral/cassandra:3.10"}
     )
     looks = {"lab-host1": look}
-    assert [(part["part"], part["node"]) for part in upgrade.look_parts(look["stdout"])] == [
-        ("overlay", "-"),
-        ("pull", "-"),
-        ("state", "cdb1"),
-        ("ring", "cdb1"),
-        ("cql", "cdb1"),
-        ("schema", "cdb1"),
-        ("end", "cdb1"),
-    ]
+    assert [(part["part"], part["node"]) for part in upgrade.look_parts(look["stdout"])] == [("overlay", "-"), ("pull", "-")]
     assert upgrade.pull_failures(looks) == []
     assert upgrade.overlay_failures(looks) == ["lab-host1: docker: Error response from daemon: context deadline exceeded."]
-    assert upgrade.look_problems(looks, spec) == []
 
 
 def test_a_missing_copy_is_read_as_absent(fake_host: Path) -> None:
@@ -226,65 +197,47 @@ def gate_spec(deadline: float | None = None) -> dict[str, Any]:
     return upgrade.look_spec(NODES, deadline or time.time() + 30, False, NODES[1], "cdb2")
 
 
-def test_look_lines_say_what_each_node_is_asked() -> None:
+def asked(spec: dict[str, Any], name: str) -> dict[str, bool]:
+    node = next(node for node in spec["nodes"] if node["name"] == name)
+    return asks(node, {"listen": True, "ring": False, "cql": False, "schema": False})
+
+
+def test_what_each_node_is_asked() -> None:
     spec = gate_spec()
-    # The changed node (also the schema witness) answers CQL and shows the schema; its peers their rings. No node
-    # is waited for until it listens (the gate's listen wait came first).
-    assert upgrade.look_lines(spec, "lab-host2") == "cdb2 10.42.0.49 2352 n n y y"
-    assert upgrade.look_lines(spec, "lab-host1") == "cdb1 10.42.0.48 2352 n y n n"
-    assert upgrade.look_lines(spec, "lab-host2", ("listen",)) == ""
+    # The changed node (also the schema witness) answers CQL and shows the schema; its peers their rings.
+    assert asked(spec, "cdb2") == {"ring": False, "cql": True, "schema": True}
+    assert asked(spec, "cdb1") == {"ring": True, "cql": False, "schema": False}
+    assert spec["ips"] == ["10.42.0.48", "10.42.0.49", "10.42.0.50"] and not spec["per_release"]
+    # Each node keeps its model (its host, its ports) for the wait.
+    assert spec["nodes"][1]["host"] == "lab-host2" and spec["nodes"][1]["seed"] is False
     # A changed node that is not the witness (a rollback across a major version) shows its own ring.
     other = upgrade.look_spec(NODES, 0, True, NODES[0], "cdb2")
-    assert upgrade.look_lines(other, "lab-host2") == "cdb2 10.42.0.49 2352 n y y n"
-    assert upgrade.look_lines(other, "lab-host1") == "cdb1 10.42.0.48 2352 n y n y"
+    assert asked(other, "cdb2") == {"ring": True, "cql": True, "schema": False}
+    assert asked(other, "cdb1") == {"ring": True, "cql": False, "schema": True}
+    assert other["per_release"]
     # The preflight: everything on every node, the schema on one.
     preflight = upgrade.look_spec(NODES, 0, False, NODES[0])
-    assert upgrade.look_lines(preflight, "lab-host3") == "cdb3 10.42.0.50 2352 y y y n"
-    assert upgrade.look_lines(preflight, "lab-host1") == "cdb1 10.42.0.48 2352 y y y y"
+    assert asked(preflight, "cdb3") == {"ring": True, "cql": True, "schema": False}
+    assert asked(preflight, "cdb1") == {"ring": True, "cql": True, "schema": True}
 
 
-def test_a_healthy_gate(fake_host: Path) -> None:
-    spec = gate_spec()
-    for node in NODES:
-        answers(fake_host, node["name"])
-    looks = {node["host"]: run_look(fake_host, {"LOOK_NODES": upgrade.look_lines(spec, node["host"])}) for node in NODES}
-    assert upgrade.look_problems(looks, spec) == []
-    views = upgrade.look_ring_views(looks)
-    assert [(view["item"]["name"], view["rc"]) for view in views] == [("cdb1", 0), ("cdb3", 0)]
-    assert views[0]["stdout"].startswith("Datacenter: dc1")
-
-
-def test_what_keeps_a_gate_closed(fake_host: Path) -> None:
-    spec = gate_spec()
-    answers(fake_host, "cdb1", status=ring("UN", "DN", "UN"))
-    answers(fake_host, "cdb2", describecluster=describe(["10.42.0.48", "10.42.0.49"], ["10.42.0.50"]))
-    (fake_host / "cql-cdb2").write_text(
-        "Connection error: ('Unable to connect to any servers', {'10.42.0.49:9042': ConnectionRefusedError(111)})",
-        encoding="utf-8",
-    )
-    (fake_host / "stopped-cdb3").touch()
-    looks = {node["host"]: run_look(fake_host, {"LOOK_NODES": upgrade.look_lines(spec, node["host"])}) for node in NODES}
-    problems = upgrade.look_problems(looks, spec)
-    assert problems[0] == "cdb1 sees 10.42.0.49 is DN (Down/Normal)"
-    assert problems[1].startswith("cdb2: not answering CQL: Connection error")
-    assert problems[2].startswith("cdb2 sees the nodes show 2 schema versions")
-    assert problems[3] == "cdb3: not running or not answering (Error response from daemon: container cdb3 is not running)"
-    # Each host judges only its own nodes while it polls.
-    assert upgrade.look_problems({"lab-host3": looks["lab-host3"]}, spec) == [problems[3]]
-    assert upgrade.look_problems({"lab-host2": {"failed": True, "msg": "timed out"}}, spec) == ["lab-host2: timed out"]
-
-
-def test_the_preflights_listen_wait_ends_at_the_deadline(fake_host: Path) -> None:
-    # Port 1: nothing listens there on the machine that runs the test.
-    nodes = [dict(node, cql_port=1) for node in NODES]
-    spec = upgrade.look_spec(nodes, time.time() - 1, False, nodes[1])
-    listen = run_look(
-        fake_host, {"LOOK_NODES": upgrade.look_lines(spec, "lab-host2", ("listen",)), "DEADLINE": str(spec["deadline"])}
-    )
-    problems = upgrade.look_problems({"lab-host2": listen}, spec, ring=False)
-    assert problems == ["cdb2: not listening for CQL (port 1) in time; see `docker logs cdb2` on lab-host2"]
-    # Nodes that were not asked to listen (none is, in a gate) are not judged by a listen-only look.
-    assert upgrade.look_problems({"lab-host1": run_look(fake_host, {"LOOK_NODES": ""})}, gate_spec(), ring=False) == []
+def test_the_waits_failures_tell_crashes_from_the_rest() -> None:
+    waits = {
+        "lab-host1": {
+            "failed": True, "crashed": True, "nodes": {}, "msg": "cdb1 on lab-host1: its container is restarting (restart 1)"
+        },
+        "lab-host2": {"failed": True, "nodes": {}, "msg": "not ready within 30 s: cdb2: not answering CQL (no answer)"},
+        "lab-host3": {"changed": False, "stopped": True},
+        "lab-host4": {"skipped": True},
+        "lab-host5": {"failed": True, "unreachable": True, "msg": "Failed to connect to the host via ssh"},
+    }
+    assert upgrade.wait_failures(waits) == {
+        "crashes": ["cdb1 on lab-host1: its container is restarting (restart 1)"],
+        "problems": [
+            "not ready within 30 s: cdb2: not answering CQL (no answer)",
+            "lab-host5: Failed to connect to the host via ssh",
+        ],
+    }
 
 
 def test_look_parts_keep_each_parts_output() -> None:
@@ -305,40 +258,17 @@ def test_the_variables_come_first_quoted() -> None:
         upgrade.script_with("true", {"A B": "x"})
 
 
-def test_every_look_runs_raw_with_its_variables_in_its_text() -> None:
-    """ansible.builtin.raw: no module upload per look, and nothing of the script expanded by a module (the command
-    module expanded $NODE_SCRIPT into argv unquoted, seen on the lab); raw takes no environment."""
+def test_every_host_script_runs_raw_with_its_variables_in_its_text() -> None:
+    """ansible.builtin.raw: no module upload per run, and nothing of the script expanded by a module (the command
+    module expanded a script variable into argv unquoted, seen on the lab); raw takes no environment."""
     tasks_dir = ROLE_VARS.parents[1] / "tasks"
     runs = [
         task
         for path in sorted(tasks_dir.glob("*.yml"))
         for task in yaml.safe_load(path.read_text(encoding="utf-8")) or []
-        if "__cassandra_upgrade_look_script" in str(task)
+        if "__cassandra_upgrade_host_script" in str(task)
     ]
-    assert len(runs) == 3
+    assert len(runs) == 2
     for task in runs:
         assert "cassandra_upgrade_script(" in task["ansible.builtin.raw"]
         assert "environment" not in task
-
-
-def test_a_crash_stops_the_gate_at_once(fake_host: Path) -> None:
-    spec = gate_spec()
-    for node in NODES:
-        answers(fake_host, node["name"])
-    (fake_host / "state-cdb1").write_text("running 0", encoding="utf-8")
-    (fake_host / "state-cdb2").write_text("running 1", encoding="utf-8")
-    (fake_host / "state-cdb3").write_text("restarting 4", encoding="utf-8")
-    # Nothing listens here, as in a node restarted after its crash: the look does not wait for it (30 s: the
-    # look's deadline and run_look's timeout), it shows the crash.
-    lines = {node["host"]: upgrade.look_lines(spec, node["host"]) for node in NODES}
-    looks = {node["host"]: run_look(fake_host, {"LOOK_NODES": lines[node["host"]]}) for node in NODES}
-    # cdb2, the node the step created anew, restarted once; cdb3 is restarting; cdb1 runs.
-    assert upgrade.look_crashes(looks, spec, "cdb2") == [
-        "cdb2: its container is running after 1 restart(s); see `docker logs cdb2` on lab-host2",
-        "cdb3: its container is restarting after 4 restart(s); see `docker logs cdb3` on lab-host3",
-    ]
-    # A peer's old restarts are not this step's crash; a container not inspected is not judged here.
-    (fake_host / "state-cdb3").write_text("running 4", encoding="utf-8")
-    (fake_host / "state-cdb2").unlink()
-    looks = {node["host"]: run_look(fake_host, {"LOOK_NODES": lines[node["host"]]}) for node in NODES}
-    assert upgrade.look_crashes(looks, spec, "cdb2") == []
