@@ -818,7 +818,9 @@ def node_failure_message(
     rolled_back: bool,
     rollback_failure: str = "",
 ) -> str:
-    """What to tell the user when one node of an upgrade did not become healthy."""
+    """What to tell the user when one node of an upgrade did not become healthy: a headline, then one line each for
+    what failed, what was done about it, where the cluster stands and how to go on (the refuse action prints the
+    headline and the lines once each)."""
     if plan_["action"] == "restart":
         return restart_failure_message(plan_, node, failure)
     target = plan_["target"]["version"]
@@ -832,7 +834,7 @@ def node_failure_message(
         for index, name in enumerate(plan_["order"])
         if name != node and (index < position or _was_upgraded(plan_, name))
     ]
-    lines = [f"The upgrade of {node} to {target} failed: {failure}."]
+    lines = [f"{failure}."]
     if rolled_back:
         lines.append(
             f"{node} was rolled back on its own to {source} (its {target} container removed, the old one started "
@@ -849,14 +851,14 @@ def node_failure_message(
         f"`ansible-playbook upgrade.yml -e version={target}` (it resumes where it stopped); or return every node "
         "to its old version with `ansible-playbook upgrade.yml -e upgrade_action=rollback`."
     )
-    return " ".join(lines)
+    return f"The upgrade of {node} to {target} failed:\n" + "\n".join(lines)
 
 
 def restart_failure_message(plan_: dict[str, Any], node: str, failure: str) -> str:
     """What to tell the user when a node of a rolling restart did not pass its gate."""
     step = next(item for item in plan_["nodes"] if item["name"] == node)
     return (
-        f"The restart of {node} failed: {failure}. The run stopped there; the nodes after it were not restarted. "
+        f"The restart of {node} failed:\n{failure}.\nThe run stopped there; the nodes after it were not restarted.\n"
         f"See `docker logs {node}` on {step['host']}, fix what failed, and re-run `ansible-playbook restart.yml`: it "
         "goes on with the nodes not restarted yet."
     )

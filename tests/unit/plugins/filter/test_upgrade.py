@@ -40,4 +40,4 @@ def test_failure_text_and_node_failure() -> None:
     plan = FILTERS["cassandra_upgrade_plan"](STACK, [info("3.9")], [info(None)], "upgrade", "3.10")
     assert FILTERS["cassandra_upgrade_failure_text"]({"msg": "boom"}) == "boom"
     text = FILTERS["cassandra_upgrade_node_failure"](plan, "cdb1", "boom", True)
-    assert text.startswith("The upgrade of cdb1 to 3.10 failed: boom.")
+    assert text.startswith("The upgrade of cdb1 to 3.10 failed:\nboom.\n")

@@ -315,7 +315,7 @@ def test_failure_text_from_loop_and_plain_results() -> None:
 def test_node_failure_message_says_what_happened_and_how_to_go_on() -> None:
     plan = make_plan("upgrade", "3.10", "3.10", "3.9", "3.9", copies=("3.9", None, None))
     text = upgrade.node_failure_message(plan, "cdb2", "Not Up/Normal within 120 s", rolled_back=True)
-    assert text.startswith("The upgrade of cdb2 to 3.10 failed: Not Up/Normal within 120 s.")
+    assert text.startswith("The upgrade of cdb2 to 3.10 failed:\nNot Up/Normal within 120 s.\n")
     assert "cdb2 was rolled back on its own to 3.9" in text
     assert "Nodes already upgraded, with rollback copies: cdb1." in text
     assert "ansible-playbook upgrade.yml -e version=3.10" in text and "-e upgrade_action=rollback" in text

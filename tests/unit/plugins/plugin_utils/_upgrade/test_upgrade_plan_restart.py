@@ -112,7 +112,7 @@ def test_two_nodes_down_are_refused_even_when_resuming() -> None:
 def test_the_failure_message_says_how_to_go_on() -> None:
     plan = restart_plan()
     text = upgrade.node_failure_message(plan, "cdb2", "the canary failed 2 of 90 operations", False)
-    assert text.startswith("The restart of cdb2 failed: the canary failed 2 of 90 operations. The run stopped there")
+    assert text.startswith("The restart of cdb2 failed:\nthe canary failed 2 of 90 operations.\nThe run stopped there")
     assert "re-run `ansible-playbook restart.yml`" in text
 
 
