@@ -67,7 +67,7 @@ class ActionModule(ActionBase):
         if self._task.check_mode:
             return dict(result, skipped=True, msg="check mode: nothing was started, nothing to wait for")
         if not nodes:
-            return dict(result, changed=False, nodes={}, ring_views=[], healed=[])
+            return dict(result, changed=False, ready=True, nodes={}, ring_views=[], healed=[])
         host = args["label"] or str((task_vars or {}).get("inventory_hostname", "?"))
         waiter = _Waiter(self, task_vars or {}, host, args)
         return dict(result, **waiter.wait())
@@ -202,6 +202,7 @@ class _Waiter:
     def _done(self, looks: dict[str, Look], verdicts: dict[str, dict[str, Any]]) -> dict[str, Any]:
         return {
             "changed": bool(self.healed),
+            "ready": True,
             "nodes": verdicts,
             "ring_views": self._views(looks),
             "healed": self.healed,
@@ -213,6 +214,7 @@ class _Waiter:
     ) -> dict[str, Any]:
         return {
             "failed": True,
+            "ready": False,
             "msg": message,
             "changed": bool(self.healed),
             "nodes": verdicts or {},

@@ -68,14 +68,6 @@ def wait_failures(results: dict[str, Any]) -> dict[str, list[str]]:
     return upgrade.wait_failures(_plain(results))
 
 
-def pull_failures(looks: dict[str, Any]) -> list[str]:
-    return upgrade.pull_failures(_plain(looks))
-
-
-def overlay_failures(looks: dict[str, Any]) -> list[str]:
-    return upgrade.overlay_failures(_plain(looks))
-
-
 def script(text: str, variables: dict[str, Any]) -> str:
     """The host script with its variables set first: ansible.builtin.raw runs it as it is, with no environment."""
     return upgrade.script_with(str(text), _plain(variables))
@@ -127,8 +119,6 @@ class FilterModule:
             "cassandra_upgrade_summary": summary,
             "cassandra_upgrade_look_spec": look_spec,
             "cassandra_upgrade_wait_failures": wait_failures,
-            "cassandra_upgrade_pull_failures": pull_failures,
-            "cassandra_upgrade_overlay_failures": overlay_failures,
             "cassandra_upgrade_script": script,
             "cassandra_upgrade_newest_node": newest_node,
             "cassandra_upgrade_schema_witness": schema_witness,

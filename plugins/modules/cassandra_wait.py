@@ -119,6 +119,12 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+ready:
+  description:
+    - Whether every node became ready. False with C(failed) (a crash, or the timeout); a caller that judges the
+      result itself (C(failed_when=false) turns C(failed) off) reads this.
+  returned: always
+  type: bool
 nodes:
   description: Each node's last stage, whether it is ready, and what it still waited for.
   returned: always

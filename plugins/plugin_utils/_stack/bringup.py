@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ansible_collections.corral.cassandra.plugins.module_utils._cassandra_node import env_dict
+from ansible_collections.corral.cassandra.plugins.plugin_utils._cassandra_output import last_line
 from ansible_collections.corral.cassandra.plugins.plugin_utils._stack.model import (
     StackError,
     is_fast_start_option,
@@ -276,6 +277,9 @@ def failures(registered: list[dict[str, Any]], hosts: list[str]) -> list[str]:
         for item in result.get("results", [result]):
             if isinstance(item, dict) and item.get("failed"):
                 message = str(item.get("msg") or "failed")
+                # A command that failed: what it said, not "non-zero return code".
+                if item.get("stderr") and message.startswith("non-zero return code"):
+                    message = last_line(item["stderr"])
                 subject = item.get("item")
                 if isinstance(subject, str) and subject and subject not in message:
                     message = f"{subject}: {message}"

@@ -19,7 +19,6 @@ from typing import Any
 
 from ansible_collections.corral.cassandra.plugins.module_utils._cassandra_node import ROLLBACK_SUFFIX
 from ansible_collections.corral.cassandra.plugins.module_utils._cassandra_node_labels import UPGRADED_FROM, recorded_settings
-from ansible_collections.corral.cassandra.plugins.plugin_utils._cassandra_output import last_line
 from ansible_collections.corral.cassandra.plugins.plugin_utils._stack.bringup import container_env, image_tag
 from ansible_collections.corral.cassandra.plugins.plugin_utils._stack.status import _results_by_node
 
@@ -737,30 +736,6 @@ def look_spec(
     return {"nodes": nodes, "ips": [node["ip"] for node in expected], "deadline": int(deadline), "per_release": per_release}
 
 
-def part_failures(reads: dict[str, Any], name: str) -> list[str]:
-    """'host: why' for each host whose script did not run, or whose part `name` (pull, overlay) failed."""
-    failures = []
-    for host, result in sorted(reads.items()):
-        error = _host_error(result)
-        parts = [] if error else look_parts(str(result.get("stdout") or ""))
-        for part in parts:
-            if part["part"] == name and part["rc"] != 0:
-                error = last_line(part["text"]) or f"exit code {part['rc']}"
-        if error:
-            failures.append(f"{host}: {error}")
-    return failures
-
-
-def pull_failures(reads: dict[str, Any]) -> list[str]:
-    """'host: why' for each host that could not pull the image."""
-    return part_failures(reads, "pull")
-
-
-def overlay_failures(reads: dict[str, Any]) -> list[str]:
-    """'host: why' for each host that could not attach a throwaway container to the overlay."""
-    return part_failures(reads, "overlay")
-
-
 def wait_failures(results: dict[str, Any]) -> dict[str, list[str]]:
     """The cassandra_wait results of every host ({host: result}) -> {crashes, problems}: the messages of the waits
     that stopped at a crash, and of those that timed out or did not run."""
@@ -768,7 +743,8 @@ def wait_failures(results: dict[str, Any]) -> dict[str, list[str]]:
     for host, result in sorted(results.items()):
         if not isinstance(result, dict) or result.get("skipped") or result.get("stopped"):
             continue
-        if result.get("failed"):
+        # failed_when: false turns `failed` off; the wait's own `ready` stays.
+        if result.get("failed") or result.get("ready") is False:
             key = "crashes" if result.get("crashed") else "problems"
             # The wait's own messages name the node and host; a host where it did not run is named here.
             found[key].append(str(result["msg"]) if "nodes" in result else f"{host}: {failure_text(result)}")

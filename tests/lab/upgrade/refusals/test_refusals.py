@@ -25,7 +25,9 @@ def containers(lab_host: Callable[[str], Host]) -> list[str]:
 
 CASES = [
     pytest.param(
-        ["-e", f"version={FROM.split('.')[0]}.99.1"], "not every host can pull", id="version-that-does-not-exist"
+        ["-e", f"version={FROM.split('.')[0]}.99.1"],
+        "Not every host can pull the images; no container was touched",
+        id="version-that-does-not-exist",
     ),
     pytest.param(["-e", f"version={OLDER[FROM[0]]}"], "cannot be downgraded", id="downgrade"),
     pytest.param(["-e", f"version={MAJOR[FROM[0]]}"], "skips a major version", id="jump-over-a-major"),

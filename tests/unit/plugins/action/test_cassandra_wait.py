@@ -58,12 +58,13 @@ def no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_ready_once_listening() -> None:
     result = waiter(Action([poll("running", 0, False), poll("running", 0, True)])).wait()
-    assert not result.get("failed") and result["nodes"]["cdb3"]["ready"]
+    assert not result.get("failed") and result["nodes"]["cdb3"]["ready"] and result["ready"] is True
 
 
 def test_a_restarting_container_fails_at_once_with_its_first_error() -> None:
     result = waiter(Action([poll("restarting", 1, False)])).wait()
-    assert result["failed"]
+    # `ready` and `crashed` stay when the caller turns `failed` off (failed_when: false) to judge it itself.
+    assert result["failed"] and result["ready"] is False and result["crashed"] is True
     assert result["msg"] == "cdb3 on lab-host3: its container is restarting (restart 1): ERROR Unable to contact any seeds!"
 
 
@@ -73,6 +74,9 @@ def test_one_restart_that_recovers_is_reported_not_failed_a_second_is() -> None:
     assert not recovered.get("failed")
     looping = waiter(Action([poll("running", 1, False), poll("running", 2, False)]), started=started).wait()
     assert looping["failed"] and "restarted by Docker 1 time(s)" in looping["msg"]
+    # A gate of an upgrade takes any restart for a crash.
+    strict = waiter(Action([poll("running", 1, False), poll("running", 1, True)]), started=started, tolerate_restart=False)
+    assert strict.wait()["crashed"] is True
 
 
 def test_a_failed_first_boot_is_reset_then_ready() -> None:

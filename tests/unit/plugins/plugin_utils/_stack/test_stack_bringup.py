@@ -239,6 +239,13 @@ def test_failures_per_host(registered: list[dict[str, Any]], report: list[str]) 
     assert failures(registered, ["lab-host1", "lab-host2"]) == report
 
 
+def test_a_failed_command_is_named_by_what_it_said() -> None:
+    """The overlay check (a docker run): its last line of stderr, not "non-zero return code"."""
+    stderr = "pulling\ndocker: Error response from daemon: ..."
+    failed = {"failed": True, "rc": 125, "msg": "non-zero return code", "stderr": stderr}
+    assert failures([{}, failed], ["lab-host1", "lab-host2"]) == ["lab-host2: docker: Error response from daemon: ..."]
+
+
 def planned(node: dict[str, Any], data_present: bool, jvm: list[str] | None = None, exists: bool = True) -> dict[str, Any]:
     """A cassandra_node result of the plan: the node as planned, and what its host held."""
     seen = {
