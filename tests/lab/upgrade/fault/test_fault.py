@@ -42,6 +42,9 @@ testinfra_hosts = ["lab-manager"]
 FIRST, VICTIM, LAST = "cdb1", "cdb2", "cdb3"
 START_ID = 3_000_000
 NODE_TIMEOUT = 300
+# The client's operations that may time out because a replica was killed under them: a few, within seconds.
+KILL_WINDOW = 15
+MAX_TIMEOUTS_PER_KILL = 3
 LISTEN_TASK = f"Wait until it listens for CQL: {VICTIM}"
 CHECK_TASK = f"Check that it is healthy: {VICTIM}"
 # Inside the victim's lab host: when the victim runs the new image and listens for CQL (9042 is 2352 in
@@ -199,7 +202,17 @@ def test_the_cluster_served_the_client_throughout(crashed: dict[str, Any], ring:
         f"max {max((line['max_ms'] for line in around), default=0)} ms; errors {run['errors'][:5]}"
     )
     assert run["totals"]["ops"] > 0
-    assert run["totals"]["failed"] == 0, run["errors"][:10]
+    # A replica killed by SIGKILL never answers the requests it held: their coordinators time out (seen on the
+    # lab: one QUORUM read, "received only 1 responses", within a second of the kill). Cassandra cannot answer
+    # them; what the upgrade owns is that nothing else fails and nothing acknowledged is lost.
+    kills = [at for at, _pid in crashed["kills"]]
+    unexplained = [
+        error
+        for error in run["errors"]
+        # An error's time is when its operation began, up to the client's timeout before the kill.
+        if not ("Timeout" in error["error"] and any(-12 <= error["t"] - at <= KILL_WINDOW for at in kills))
+    ]
+    assert not unexplained and len(run["errors"]) <= MAX_TIMEOUTS_PER_KILL * len(kills), run["errors"][:10]
     assert verify_rows()["missing"] == 0
 
 
