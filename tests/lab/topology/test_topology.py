@@ -6,6 +6,12 @@ and a fourth lab host, lab-host4, labelled hostname=cassandra4).
 - cdb4 taken out again: refused without cassandra_stack_remove_nodes, refused while a keyspace has replication
   factor 4, refused while cdb2 is down, each with no container changed; then decommissioned, its containers
   removed and its host directory kept; every row reads back at ALL; a re-run changes nothing.
+- Replacing a node refused while it is up, and for a node whose address is not in the ring. Then cdb3 dies with its
+  disk (its container stopped, its host directory emptied): site.yml is refused while it is not named for
+  replacement, and while cdb2 is down too; named in cassandra_stack_replace_nodes, a new cdb3 takes over the dead
+  one's tokens (the same tokens as before, streamed: its SSTables are back on disk), is not repaired (down minutes,
+  within the hint window) and runs without the replacement option; every row reads back at ALL; a re-run changes
+  nothing.
 
 Each test starts from what the one before left.
 """
@@ -35,11 +41,15 @@ THREE = [
     for name, (_host, label, ip, data) in NODES.items()
 ]
 FOUR = [*THREE, CDB4]
-PLAN_TASK = "Show the nodes that join and leave"
-UNLISTED_TASK = "Refuse a running node that is not in the inventory and not named for removal"
-REMOVAL_TASK = "Refuse a removal the cluster cannot take now"
+PLAN_TASK = "Show the nodes that join, leave and replace dead ones"
+UNLISTED_TASK = "Refuse a node missing from the inventory, or named for removal or replacement wrongly"
+REMOVAL_TASK = "Refuse a removal or a replacement the cluster cannot take now"
+REPAIR_TASK = "Say why the replacement is repaired, or why not: cdb3"
+REPLACE_OPTION = "-Dcassandra.replace_address_first_boot="
 # When the add began: the cleanup lines of the nodes' logs are read from then on.
 STARTED: dict[str, str] = {}
+# cdb3's tokens before it died, as cdb1 sees the ring.
+DEAD: dict[str, list[str]] = {}
 TIMINGS = ROOT / ".cache" / "topology" / "timings.txt"
 
 
@@ -193,6 +203,105 @@ def test_a_rerun_after_the_removal_changes_nothing(lab: Callable[[str], Host]) -
     began = time.monotonic()
     run = site({"cassandra_stack_nodes": THREE, "cassandra_stack_remove_nodes": ["cdb4"]})
     note(f"site.yml re-run after the removal: {time.monotonic() - began:.0f} s")
+    assert run.rc == 0, run.output
+    assert all(stats.get("changed", 0) == 0 for stats in run.stats.values()), run.stats
+    assert containers(lab, HOSTS) == before
+
+
+def tokens_of(lab: Callable[[str], Host], ip: str) -> list[str]:
+    """The tokens that cdb1's `nodetool ring` gives the address (its last column)."""
+    ring = nodetool(lab("lab-host1"), "cdb1", "ring")
+    return sorted(line.split()[-1] for line in ring.splitlines() if line.startswith(ip + " "))
+
+
+def test_replacing_a_node_that_is_up_is_refused(lab: Callable[[str], Host]) -> None:
+    messages = refusals(
+        lab, "site.yml", {"cassandra_stack_nodes": THREE, "cassandra_stack_replace_nodes": ["cdb2"]},
+        UNLISTED_TASK, *INVENTORY, hosts=HOSTS,
+    )
+    text = "\n".join(messages.values())
+    assert "cdb2 runs on lab-host2 with its data: a node that is up is not replaced" in text, text
+
+
+def test_replacing_a_node_whose_address_is_not_in_the_ring_is_refused(lab: Callable[[str], Host]) -> None:
+    # cdb4 left the ring; an empty directory of its host makes it a node without data.
+    fresh = [*THREE, {**CDB4, "data_dir": "/cassandra/data-replace"}]
+    messages = refusals(
+        lab, "site.yml", {"cassandra_stack_nodes": fresh, "cassandra_stack_replace_nodes": ["cdb4"]},
+        REMOVAL_TASK, *INVENTORY, hosts=HOSTS,
+    )
+    text = "\n".join(messages.values())
+    assert "cdb4 (10.42.0.51) is not in the ring as cdb1, cdb2, cdb3 see it: there is no dead node to replace" in text, text
+
+
+def test_cdb3_dies_with_its_disk(lab: Callable[[str], Host]) -> None:
+    DEAD["tokens"] = tokens_of(lab, "10.42.0.50")
+    assert len(DEAD["tokens"]) == 256, DEAD["tokens"]
+    host3 = lab("lab-host3")
+    host3.check_output("docker stop cdb3")
+    host3.check_output("find /cassandra/data -mindepth 1 -delete")
+    assert host3.check_output("ls -A /cassandra/data") == ""
+    deadline = time.monotonic() + 120
+    while "DN  10.42.0.50" not in nodetool(lab("lab-host1"), "cdb1", "status"):
+        assert time.monotonic() < deadline, "cdb1 does not see cdb3 down"
+        time.sleep(2)
+
+
+def test_a_dead_node_not_named_for_replacement_is_refused(lab: Callable[[str], Host]) -> None:
+    messages = refusals(lab, "site.yml", {"cassandra_stack_nodes": THREE}, REMOVAL_TASK, *INVENTORY, hosts=HOSTS)
+    text = "\n".join(messages.values())
+    assert "cdb3 has no data in /cassandra/data on lab-host3, but the ring holds its address 10.42.0.50" in text, text
+    assert "set cassandra_stack_replace_nodes: [cdb3]" in text, text
+
+
+def test_a_replacement_is_refused_while_another_node_is_down(lab: Callable[[str], Host]) -> None:
+    host2 = lab("lab-host2")
+    host2.check_output("docker stop cdb2")
+    try:
+        messages = refusals(
+            lab, "site.yml", {"cassandra_stack_nodes": THREE, "cassandra_stack_replace_nodes": ["cdb3"]},
+            REMOVAL_TASK, *INVENTORY, hosts=HOSTS,
+        )
+    finally:
+        host2.check_output("docker start cdb2")
+    text = "\n".join(messages.values())
+    assert "node cdb2 on lab-host2 is down too (its container is not running)" in text, text
+    wait_until_up_normal(lab("lab-host1"), "cdb1", 2, timeout=240)
+    wait_until_up_normal(host2, "cdb2", 2, timeout=240)
+
+
+def test_cdb3_is_replaced_taking_over_the_dead_nodes_tokens(lab: Callable[[str], Host]) -> None:
+    replace = {"cassandra_stack_nodes": THREE, "cassandra_stack_replace_nodes": ["cdb3"]}
+    before = containers(lab, HOSTS)
+    planned = site(replace, "--check")
+    assert planned.rc == 0, planned.output
+    assert plan_lines(planned) == [
+        "cdb3: replace the dead node at 10.42.0.50 (a new node takes over its tokens, streamed from the others), then "
+        "repair if it was down longer than the hint window (3 h), then restart without the replacement option"
+    ]
+    assert containers(lab, HOSTS) == before
+
+    began = time.monotonic()
+    run = site(replace)
+    took = time.monotonic() - began
+    assert run.rc == 0, run.output
+    note(f"site.yml replacing cdb3 (replace, then restart without the option): {took:.0f} s")
+    said = [result.get("msg", "") for task in run.tasks if task["name"].endswith(REPAIR_TASK)
+            for result in task["hosts"].values()]
+    assert said and said[0].startswith("cdb3: no repair: the dead node was down "), said
+    assert "within the hint window (10800 s)" in said[0], said
+    host3 = lab("lab-host3")
+    assert REPLACE_OPTION not in host3.check_output("docker inspect -f '{{range .Config.Env}}{{println .}}{{end}}' cdb3")
+    assert len(wait_until_up_normal(lab("lab-host1"), "cdb1", 3, timeout=120)) == 3
+    assert tokens_of(lab, "10.42.0.50") == DEAD["tokens"]
+    streamed = host3.check_output("find /cassandra/data/data/topology -name '*-Data.db' | wc -l")
+    assert int(streamed) > 0, "no SSTable of the test keyspace on the new cdb3"
+    assert rows_at_all(lab) == ROWS
+
+
+def test_a_rerun_after_the_replacement_changes_nothing(lab: Callable[[str], Host]) -> None:
+    before = containers(lab, HOSTS)
+    run = site({"cassandra_stack_nodes": THREE})
     assert run.rc == 0, run.output
     assert all(stats.get("changed", 0) == 0 for stats in run.stats.values()), run.stats
     assert containers(lab, HOSTS) == before
