@@ -13,6 +13,9 @@ and a fourth lab host, lab-host4, labelled hostname=cassandra4).
   within the hint window) and runs without the replacement option; every row reads back at ALL; a re-run changes
   nothing.
 
+The add, the removal and the replacement run with the canary (cassandra_upgrade's, through its entry points): each
+step gated, zero failed operations, its figures before and during noted in .cache/topology/timings.txt.
+
 Each test starts from what the one before left.
 """
 
@@ -80,6 +83,27 @@ def plan_lines(run: Run) -> list[str]:
     return [line for result in shown[-1]["hosts"].values() for line in result.get("msg", [])]
 
 
+CANARY_REPORT = "Canary: show what clients saw, before the first node and during the change"
+CANARY_VERDICT = "Canary: check what clients saw: "
+_CANARY_LINE = re.compile(r"(before|during): (\d+) ops in ([\d.]+) s, (\d+) failed, p50 ([\d.]+) ms, p99 ([\d.]+) ms")
+
+
+def canary(run: Run, what: str) -> list[str]:
+    """The canary's gated steps of the run; its figures checked (ops, zero failures) and noted with `what`."""
+    report = [line for task in run.tasks if task["name"].endswith(CANARY_REPORT)
+              for result in task["hosts"].values() for line in result.get("msg", [])]
+    figures = {match[1]: match for match in map(_CANARY_LINE.match, report) if match}
+    assert set(figures) == {"before", "during"}, report
+    note(f"canary during {what}: " + "; ".join(line for line in report if line.startswith(("before", "during"))))
+    assert int(figures["during"][2]) > 100 and int(figures["during"][4]) == 0, report
+    assert int(figures["before"][4]) == 0, report
+    steps = [task["name"].split(CANARY_VERDICT, 1)[1] for task in run.tasks if CANARY_VERDICT in task["name"]]
+    for task in run.tasks:
+        if CANARY_VERDICT in task["name"]:
+            assert all(not result.get("failed") for result in task["hosts"].values()), task
+    return steps
+
+
 def rows_at_all(lab: Callable[[str], Host]) -> int:
     rc, out = cql(lab("lab-host1"), "cdb1", f"SELECT count(*) FROM {KEYSPACE}.t;", consistency="ALL")
     assert rc == 0, out
@@ -116,6 +140,7 @@ def test_cdb4_joins_by_bootstrap_then_the_others_are_cleaned_up_one_at_a_time(la
     took = time.monotonic() - began
     assert run.rc == 0, run.output
     note(f"site.yml adding cdb4 (bootstrap, then cleanup of three nodes): {took:.0f} s")
+    assert canary(run, "the add") == ["one node at a time: cdb4", "cleanup on cdb1, cdb2, cdb3"]
     host4 = lab("lab-host4")
     assert host4.check_output("docker inspect -f '{{.State.Status}}' cdb4") == "running"
     # It streamed its ranges in: a bootstrap, not a node that skipped it.
@@ -188,6 +213,7 @@ def test_cdb4_taken_out_is_decommissioned_its_containers_removed_its_data_kept(l
     took = time.monotonic() - began
     assert run.rc == 0, run.output
     note(f"site.yml removing cdb4 (decommission, then its containers): {took:.0f} s")
+    assert canary(run, "the removal") == ["decommission of cdb4"]
     host4 = lab("lab-host4")
     assert host4.run("docker inspect cdb4").rc != 0, "cdb4's container is still there"
     assert host4.run("docker inspect data4").rc != 0, "data4's container is still there"
@@ -286,6 +312,10 @@ def test_cdb3_is_replaced_taking_over_the_dead_nodes_tokens(lab: Callable[[str],
     took = time.monotonic() - began
     assert run.rc == 0, run.output
     note(f"site.yml replacing cdb3 (replace, then restart without the option): {took:.0f} s")
+    assert canary(run, "the replacement") == [
+        "one node at a time: cdb3 replaces the dead node at 10.42.0.50 (takes over its tokens)",
+        "cdb3 restarted without the replacement option",
+    ]
     said = [result.get("msg", "") for task in run.tasks if task["name"].endswith(REPAIR_TASK)
             for result in task["hosts"].values()]
     assert said and said[0].startswith("cdb3: no repair: the dead node was down "), said
