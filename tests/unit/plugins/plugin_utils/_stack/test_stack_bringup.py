@@ -369,8 +369,11 @@ def test_a_replacement_starts_alone_with_the_option_and_without_itself_as_a_seed
     assert node["seeds"] == [] and node["drain"] is False
     assert all(phase["gate"].values())
     # The first plan was made without the option: the node is planned again, with it.
-    guess = [{"item": n, "observed": {"exists": True, "running": n["name"] != "cdb1", "data_present": n["name"] != "cdb1",
-                                       "jvm_extra_opts": ""}} for n in plan_guess(stack, False)]
+    guess = [
+        {"item": n, "observed": {"exists": True, "running": n["name"] != "cdb1", "data_present": n["name"] != "cdb1",
+                                 "jvm_extra_opts": ""}}
+        for n in plan_guess(stack, False)
+    ]
     again = observe_plan(stack, guess, True, ["cdb1"])
     assert again["replan"] == ["cdb1"]
     assert next(n for n in again["plan_nodes"] if n["name"] == "cdb1")["seeds"] == []
