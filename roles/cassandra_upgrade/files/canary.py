@@ -98,8 +98,11 @@ def cmd_run(args):
     out = open(args.out, "a", encoding="utf-8")  # noqa: SIM115 (open for the whole run)
     cluster, session = connect(args)
     replication = json.loads(args.replication)
-    session.execute(f"CREATE KEYSPACE IF NOT EXISTS {KEYSPACE} WITH replication = {json.dumps(replication)}".replace('"', "'"))
-    session.execute(f"CREATE TABLE IF NOT EXISTS {KEYSPACE}.{TABLE} (k int PRIMARY KEY, v bigint)")
+    # Schema changes wait for the live nodes to agree: slower than a request, more so with a node down (a replacement).
+    session.execute(
+        f"CREATE KEYSPACE IF NOT EXISTS {KEYSPACE} WITH replication = {json.dumps(replication)}".replace('"', "'"), timeout=60
+    )
+    session.execute(f"CREATE TABLE IF NOT EXISTS {KEYSPACE}.{TABLE} (k int PRIMARY KEY, v bigint)", timeout=60)
     insert = session.prepare(f"INSERT INTO {KEYSPACE}.{TABLE} (k, v) VALUES (?, ?)")
     select = session.prepare(f"SELECT v FROM {KEYSPACE}.{TABLE} WHERE k = ?")
     insert.is_idempotent = True
