@@ -49,10 +49,12 @@ def plan(action: str, name: str, mode: str, nodes: list[dict[str, Any]]) -> dict
     `nodes`: one per Cassandra container of the stack found on the hosts (nodes_from_reads()).
     """
     problems: list[str] = []
-    if action not in ACTIONS:
+    # restore is the restore entry point's (restore.yml), not a backup_action.
+    if action not in (*ACTIONS, "restore"):
         problems.append(f"backup_action '{action}' is not one of {', '.join(ACTIONS)}")
-    if action == "verify" and not name:
-        problems.append("backup_action=verify needs the backup's name: -e backup_name=NAME (see -e backup_action=list)")
+    if action in ("verify", "restore") and not name:
+        what = "backup_action=verify" if action == "verify" else "a restore"
+        problems.append(f"{what} needs the backup's name: -e backup_name=NAME (see -e backup_action=list)")
     if name and not _NAME.match(name):
         problems.append(f"backup_name '{name}' is not a name Medusa can store: letters, digits, '_', '.', '-'")
     if action == "backup" and mode not in MODES:
@@ -63,7 +65,8 @@ def plan(action: str, name: str, mode: str, nodes: list[dict[str, Any]]) -> dict
     for node in sorted(nodes, key=lambda item: str(item["name"])):
         problems += _node_problems(node, ips)
     if problems:
-        raise Refusal("the backup is refused; nothing was changed:\n" + "\n".join(problems))
+        what = "restore" if action == "restore" else "backup"
+        raise Refusal(f"the {what} is refused; nothing was changed:\n" + "\n".join(problems))
     return {"nodes": [{**node, "version": image_version(str(node["image"]))} for node in nodes]}
 
 

@@ -961,7 +961,14 @@ def node_failure_message(
     target = plan_["target"]["version"]
     step = next(item for item in plan_["nodes"] if item["name"] == node)
     source = step["rollback"]["version"] if step["rollback"] else step["version"]
-    others_done = [name for name in plan_["order"] if name != node and _was_upgraded(plan_, name)]
+    # Before this node in the order: upgraded by an earlier run (it keeps a rollback copy) or by this run before it
+    # reached this node (a run stops at its first failed node); after it: only what an earlier run upgraded.
+    position = plan_["order"].index(node) if node in plan_["order"] else len(plan_["order"])
+    others_done = [
+        name
+        for index, name in enumerate(plan_["order"])
+        if name != node and (index < position or _was_upgraded(plan_, name))
+    ]
     lines = [f"The upgrade of {node} to {target} failed: {failure}."]
     if rolled_back:
         lines.append(

@@ -38,6 +38,24 @@ def image(version: str) -> str:
     return f"{REPOSITORY}:{version}"
 
 
+def on_lab_host(node: str, *argv: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """A command on the node's lab host (docker exec into the host container), as the machine sees it."""
+    host = NODES[node][0].replace("lab-", "corral-lab-")
+    return subprocess.run(["docker", "exec", host, *argv], capture_output=True, text=True, check=False, timeout=timeout)
+
+
+def upgrade_snapshots(member: Host, version: str) -> dict[str, set[str]]:
+    """{snapshot tag: tables} of the snapshots taken before an upgrade to version, in a host's data directory."""
+    listing = member.check_output(
+        f"ls -d /cassandra/data/data/*/*/snapshots/corral-before-upgrade-to-{version}-* 2>/dev/null || true"
+    )
+    found: dict[str, set[str]] = {}
+    for path in listing.split():
+        *_root, keyspace, table, _snapshots, tag = path.split("/")
+        found.setdefault(tag, set()).add(f"{keyspace}.{table.split('-')[0]}")
+    return found
+
+
 def inspect_all(member: Host) -> dict[str, dict[str, Any]]:
     """Every container of the stack on one host, by name, as `docker inspect` shows it."""
     ids = member.check_output("docker ps -aq --no-trunc --filter label=io.corral.stack").split()

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from testinfra.host import Host
-from upgrade_lab import DATA, FROM, NODES, TO, image, overlay_ip, ring_states, verify_rows
+from upgrade_lab import DATA, FROM, NODES, TO, image, overlay_ip, ring_states, upgrade_snapshots, verify_rows
 
 testinfra_hosts = ["lab-manager"]
 
@@ -18,6 +18,11 @@ def test_rollback_copies_are_gone(stack: Callable[[], dict[str, dict[str, Any]]]
         assert now[node]["Config"]["Image"] == image(TO) and now[node]["State"]["Running"]
         assert overlay_ip(now[node]) == ip
         assert now[DATA[node]]["Id"] == before[DATA[node]]["Id"]
+
+
+def test_the_snapshots_taken_before_the_upgrade_are_gone(lab_host: Callable[[str], Host]) -> None:
+    for host_name, _ip in NODES.values():
+        assert upgrade_snapshots(lab_host(host_name), TO) == {}, host_name
 
 
 def test_three_nodes_up_normal(ring: Callable[[str], str]) -> None:

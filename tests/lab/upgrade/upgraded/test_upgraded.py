@@ -6,6 +6,7 @@ import subprocess
 from collections.abc import Callable
 from typing import Any
 
+from testinfra.host import Host
 from upgrade_lab import (
     DATA,
     FROM,
@@ -17,6 +18,7 @@ from upgrade_lab import (
     playbook_command,
     ring_states,
     table_lines,
+    upgrade_snapshots,
     verify_rows,
 )
 
@@ -73,3 +75,12 @@ def test_status_table_shows_upgraded_nodes_and_rollback() -> None:
     rows = [line for line in table_lines(result.stdout) if line.startswith(tuple(NODES))]
     assert len(rows) == 3, result.stdout[-2000:]
     assert all(f"upgraded from {FROM}, rollback available" in row for row in rows), rows
+
+
+def test_each_node_was_snapshotted_before_its_container_changed(lab_host: Callable[[str], Host]) -> None:
+    """One snapshot per node, taken in its quiesce (before the drain), holding the client's table."""
+    for node, (host_name, _ip) in NODES.items():
+        snapshots = upgrade_snapshots(lab_host(host_name), TO)
+        assert len(snapshots) == 1, (node, snapshots)
+        tables = next(iter(snapshots.values()))
+        assert "upgrade_test.rows" in tables, (node, tables)

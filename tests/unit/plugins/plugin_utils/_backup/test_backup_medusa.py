@@ -57,7 +57,8 @@ def test_a_healthy_stack_is_planned_with_each_node_version() -> None:
 @pytest.mark.parametrize(
     ("action", "name", "mode", "read", "expected"),
     [
-        ("restore", "b1", "differential", reads(), "backup_action 'restore' is not one of backup, list, verify, purge"),
+        ("snapshot", "b1", "differential", reads(), "backup_action 'snapshot' is not one of backup, list, verify, purge"),
+        ("restore", "", "differential", reads(), "a restore needs the backup's name"),
         ("verify", "", "differential", reads(), "backup_action=verify needs the backup's name"),
         ("backup", "../b1", "differential", reads(), "backup_name '../b1' is not a name Medusa can store"),
         ("backup", "b1", "incremental", reads(), "cassandra_backup_mode 'incremental' is not one of differential, full"),
@@ -72,7 +73,8 @@ def test_a_healthy_stack_is_planned_with_each_node_version() -> None:
 def test_refusals_name_the_problem(action: str, name: str, mode: str, read: dict[str, Any], expected: str) -> None:
     with pytest.raises(Refusal) as refusal:
         medusa.plan(action, name, mode, medusa.nodes_from_reads(read))
-    assert str(refusal.value).startswith("the backup is refused; nothing was changed:\n")
+    what = "restore" if action == "restore" else "backup"
+    assert str(refusal.value).startswith(f"the {what} is refused; nothing was changed:\n")
     assert expected in str(refusal.value)
 
 

@@ -320,6 +320,16 @@ def test_node_failure_message_says_what_happened_and_how_to_go_on() -> None:
     assert "ansible-playbook upgrade.yml -e version=3.10" in text and "-e upgrade_action=rollback" in text
 
 
+def test_node_failure_message_names_the_nodes_this_run_upgraded_before_it() -> None:
+    """A fresh upgrade (no copies at its start) that fails at its second node: the first is upgraded now."""
+    plan = make_plan("upgrade", "3.10", "3.9", "3.9", "3.9")
+    assert plan["order"] == ["cdb1", "cdb2", "cdb3"]
+    text = upgrade.node_failure_message(plan, "cdb2", "A container crashed: cdb2", rolled_back=True)
+    assert "Nodes already upgraded, with rollback copies: cdb1." in text
+    first = upgrade.node_failure_message(plan, "cdb1", "A container crashed: cdb1", rolled_back=True)
+    assert "Nodes already upgraded, with rollback copies: none." in first
+
+
 def test_summary() -> None:
     plan = make_plan("upgrade", "3.10", "3.9", "3.9", "3.9")
     todo = upgrade.steps(plan, [module_result(node["name"], "recreated") for node in NODES])

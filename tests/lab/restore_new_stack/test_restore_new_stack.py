@@ -1,0 +1,84 @@
+"""Restore into a new stack (the restore-into-a-new-cluster case), on the lab's three hosts beside the source stack.
+
+Run after tests/lab/restore on stack-current's 5.0.8 stack CassandraDB: backup n1 of it; a second stack,
+CassandraDBRestored (rdb1-3 on the same hosts, their own addresses, data directories and superuser), deployed by
+playbooks/stack.yml as a brand-new cluster, which gives it the same token layout (the stack role computes evenly spaced
+tokens by node order, per data centre: the backup's token map is checked against it, node by node); then
+`restore.yml -e restore_tables=all -e stack=CassandraDBRestored -e from_stack=CassandraDB`: every table of the users,
+row counts and a checksum of every row equal to the source's, read at ALL on both. The new stack is removed with its
+data at the end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shlex
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cluster import superuser_password
+from refusal import run_playbook
+from testinfra.host import Host
+
+testinfra_hosts = ["lab-manager"]
+SOURCE, TARGET = "CassandraDB", "CassandraDBRestored"
+STACK_VARS = Path(__file__).resolve().parent / "stack.yml"
+
+
+def cql(host: Host, node: str, ip: str, stack: str, statement: str) -> str:
+    command = (
+        f"docker exec -e CQLPW={shlex.quote(superuser_password(stack))} {node} sh -c "
+        + shlex.quote(f'cqlsh -u admin -p "$CQLPW" {ip} -e {shlex.quote("CONSISTENCY ALL; " + statement)}')
+    )
+    result = host.run(command)
+    assert result.rc == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def users_tables(host: Host) -> list[str]:
+    out = cql(host, "cdb1", "10.42.0.48", SOURCE, "SELECT keyspace_name, table_name FROM system_schema.tables;")
+    found = re.findall(r"^\s*(\w+) \| (\w+)\s*$", out, flags=re.M)
+    return sorted(f"{keyspace}.{table}" for keyspace, table in found if not keyspace.startswith("system"))
+
+
+def rows(host: Host, node: str, ip: str, stack: str, table: str) -> dict[str, Any]:
+    """Every row of the table at ALL: the count and a SHA-256 of the rows as cqlsh prints them, sorted.
+
+    cqlsh prints the header first, then one line a row, the columns separated by ' | ' (every table here has two
+    columns or more)."""
+    out = cql(host, node, ip, stack, f"SELECT * FROM {table};")
+    body = sorted(line.strip() for line in [line for line in out.splitlines() if " | " in line][1:])
+    return {"count": len(body), "sha256": hashlib.sha256("\n".join(body).encode()).hexdigest()}
+
+
+@pytest.fixture(scope="module")
+def restored(lab_host: Callable[[str], Host]) -> Iterator[dict[str, Any]]:
+    host1 = lab_host("lab-host1")
+    tables = users_tables(host1)
+    source = {table: rows(host1, "cdb1", "10.42.0.48", SOURCE, table) for table in tables}
+    assert run_playbook("backup.yml", {"backup_name": "n1"}).rc == 0
+    deployed = run_playbook("playbooks/stack.yml", {}, "--extra-vars", f"@{STACK_VARS}")
+    try:
+        assert deployed.rc == 0, deployed.output
+        run = run_playbook("restore.yml", {"backup_name": "n1", "restore_tables": "all", "stack": TARGET,
+                                           "from_stack": SOURCE})
+        target = {table: rows(host1, "rdb1", "10.42.0.60", TARGET, table) for table in tables}
+        yield {"tables": tables, "source": source, "target": target, "run": run}
+    finally:
+        run_playbook("remove.yml", {"stack": TARGET, "delete_data": True})
+
+
+def test_every_table_is_restored_into_the_new_stack_row_for_row(restored: dict[str, Any]) -> None:
+    run = restored["run"]
+    assert run.rc == 0, run.output
+    for task in run.tasks:
+        if task["name"].endswith(("Show the restore's plan", "Show what each node loaded")):
+            for result in task["hosts"].values():
+                print("\n".join(result.get("msg") or []))
+    assert restored["tables"], "the source stack has no table of the users"
+    print({table: figures["count"] for table, figures in restored["source"].items()})
+    assert all(figures["count"] > 0 for figures in restored["source"].values()), restored["source"]
+    assert restored["target"] == restored["source"]
