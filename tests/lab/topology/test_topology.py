@@ -13,8 +13,14 @@ and a fourth lab host, lab-host4, labelled hostname=cassandra4).
   within the hint window) and runs without the replacement option; every row reads back at ALL; a re-run changes
   nothing.
 
-The add, the removal and the replacement run with the canary (cassandra_upgrade's, through its entry points): each
-step gated, zero failed operations, its figures before and during noted in .cache/topology/timings.txt.
+- A fault: a setting that needs new containers (a JVM option), rolled by site.yml one node at a time, with cdb2 also
+  given an option its JVM refuses: cdb1 is recreated and passes its gates, cdb2's health gate stops the run (naming
+  cdb2 and its log's error), cdb3 is untouched, the canary saw no failed operation and the rows read back at QUORUM;
+  the run with the setting fixed completes (cdb2 and cdb3 recreated), every row reads back at ALL.
+
+The add, the removal, the replacement and the fault's run are watched by the canary (cassandra_upgrade's, through
+its entry points): each step gated, zero failed operations, its figures before and during noted in
+.cache/topology/timings.txt. (The run with the setting fixed has none: cdb2 is down when it starts.)
 
 Each test starts from what the one before left.
 """
@@ -342,3 +348,59 @@ def test_a_rerun_after_the_replacement_changes_nothing(lab: Callable[[str], Host
     assert run.rc == 0, run.output
     assert all(stats.get("changed", 0) == 0 for stats in run.stats.values()), run.stats
     assert containers(lab, HOSTS) == before
+
+
+# The fault test: a setting that needs new containers (a JVM option for every node), rolled one node at a time by
+# site.yml, with cdb2 also given an option its JVM refuses.
+CHANGE = {"cassandra_stack_jvm_extra_opts": ["-Dcorral.topology.fault_test=1"]}
+BAD_OPTION = "-XX:+CorralNoSuchOption"
+# The container of each node before the fault run.
+FAULT: dict[str, dict[str, str]] = {}
+
+
+def node_container(lab: Callable[[str], Host], node: str) -> dict[str, str]:
+    """The node's container: id, status and JVM_EXTRA_OPTS."""
+    host = lab(NODES[node][0])
+    ident, status = host.check_output("docker inspect -f '{{.Id}} {{.State.Status}}' %s", node).split()
+    env = host.check_output("docker inspect -f '{{range .Config.Env}}{{println .}}{{end}}' %s", node).splitlines()
+    jvm = [line.split("=", 1)[1] for line in env if line.startswith("JVM_EXTRA_OPTS=")]
+    return {"id": ident, "status": status, "jvm": " ".join(jvm)}
+
+
+def test_a_bad_setting_stops_the_rolling_change_at_its_node_while_clients_are_served(lab: Callable[[str], Host]) -> None:
+    FAULT.update({node: node_container(lab, node) for node in NODES})
+    bad = [{**node, "jvm_extra_opts": [BAD_OPTION]} if node["name"] == "cdb2" else node for node in THREE]
+    began = time.monotonic()
+    run = site({"cassandra_stack_nodes": bad, **CHANGE})
+    took = time.monotonic() - began
+    said = failed(run)
+    assert run.rc != 0, run.output
+    note(f"site.yml rolling a setting with cdb2 given {BAD_OPTION}: stopped after {took:.0f} s")
+    # The health gate of cdb2's step stopped the run, naming it and what its log said.
+    assert "cdb2" in said and "Could not create the Java Virtual Machine" in said, said
+    # cdb1 was changed and passed its gates (the canary's too); the run stopped at cdb2; cdb3 was not touched.
+    assert canary(run, "the fault (cdb2 refuses its JVM option)") == ["one node at a time: cdb1"]
+    now = {node: node_container(lab, node) for node in NODES}
+    assert now["cdb1"]["id"] != FAULT["cdb1"]["id"] and now["cdb1"]["status"] == "running", now
+    assert "-Dcorral.topology.fault_test=1" in now["cdb1"]["jvm"], now
+    assert BAD_OPTION in now["cdb2"]["jvm"] and now["cdb2"]["status"] != "running", now
+    assert now["cdb3"] == FAULT["cdb3"], now
+    # Two of three replicas serve QUORUM.
+    rc, out = cql(lab("lab-host1"), "cdb1", f"SELECT count(*) FROM {KEYSPACE}.t;", consistency="QUORUM")
+    assert rc == 0, out
+    assert select_count(out) == ROWS
+
+
+def test_the_run_with_the_setting_fixed_completes(lab: Callable[[str], Host]) -> None:
+    began = time.monotonic()
+    run = site({"cassandra_stack_nodes": THREE, **CHANGE})
+    took = time.monotonic() - began
+    assert run.rc == 0, failed(run)
+    note(f"site.yml re-run with the setting fixed (cdb2, cdb3 recreated): {took:.0f} s")
+    now = {node: node_container(lab, node) for node in NODES}
+    for node, seen in now.items():
+        assert seen["status"] == "running", now
+        assert "-Dcorral.topology.fault_test=1" in seen["jvm"] and BAD_OPTION not in seen["jvm"], (node, now)
+    assert now["cdb3"]["id"] != FAULT["cdb3"]["id"], "cdb3 was not recreated"
+    assert len(wait_until_up_normal(lab("lab-host1"), "cdb1", 3, timeout=120)) == 3
+    assert rows_at_all(lab) == ROWS
