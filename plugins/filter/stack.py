@@ -39,9 +39,13 @@ def plan_guess(stack: dict[str, Any], fast_start: bool) -> list[dict[str, Any]]:
 
 
 @refusing
-def observe_plan(stack: dict[str, Any], plan_results: list[Any], fast_start: bool) -> dict[str, Any]:
+def observe_plan(
+    stack: dict[str, Any], plan_results: list[Any], fast_start: bool, replace: list[Any] | None = None
+) -> dict[str, Any]:
     with refused("the Cassandra stack cannot be brought up; nothing was changed", model.StackError):
-        return bringup.observe_plan(_plain(stack), _plain(plan_results), bool(fast_start))
+        return bringup.observe_plan(
+            _plain(stack), _plain(plan_results), bool(fast_start), [str(name) for name in _plain(replace or [])]
+        )
 
 
 @refusing
@@ -81,11 +85,19 @@ def phases(stack: dict[str, Any], observed: dict[str, Any], plan_results: list[A
 
 @refusing
 def topology_change(
-    stack: dict[str, Any], observed: dict[str, Any], reads: dict[str, Any], remove: list[Any], delete_data: bool = False
+    stack: dict[str, Any],
+    observed: dict[str, Any],
+    reads: dict[str, Any],
+    remove: list[Any],
+    delete_data: bool = False,
+    replace: list[Any] | None = None,
 ) -> dict[str, Any]:
-    """The stack model + what the hosts hold + the stack's containers on each host -> joins, cleanup, leaves, plan."""
+    """The stack model + what the hosts hold + the stack's containers on each host -> joins, cleanup, leaves,
+    replaces, plan."""
     with refused("the nodes of the inventory differ from the nodes that run; nothing was changed", model.StackError):
-        return topology.topology(_plain(stack), _plain(observed), _plain(reads), _plain(remove), bool(delete_data))
+        return topology.topology(
+            _plain(stack), _plain(observed), _plain(reads), _plain(remove), bool(delete_data), _plain(replace or [])
+        )
 
 
 @refusing
@@ -95,13 +107,26 @@ def removal_check(change: dict[str, Any], stack: dict[str, Any], looks: dict[str
     for stdout in _plain(looks).values():
         seen.update(topology.parse_looks(str(stdout or "")))
     rows = output.cql_json_rows(str(keyspaces or ""))
-    with refused("the nodes cannot be removed now; nothing was changed", ValueError):
+    plain_change = _plain(change)
+    headline = (
+        "the nodes cannot be removed now" if plain_change["leaves"]
+        else "the dead node cannot be replaced now" if plain_change.get("replaces")
+        else "the ring holds a node of the inventory that has no data"
+    )
+    with refused(f"{headline}; nothing was changed", ValueError):
         if not rows and _plain(change)["leaves"]:
             raise ValueError("the keyspaces' replication could not be read (cqlsh on the first seed)")
         problems = topology.removal_problems(_plain(stack), _plain(change), seen, rows)
+        problems += topology.replacement_problems(_plain(stack), _plain(change), seen)
         if problems:
             raise ValueError("\n".join(problems))
     return {}
+
+
+def repair_reason(replaced: dict[str, Any], now: float, policy: str) -> str:
+    """A replacement (cassandra_stack_topology's replaces) + now + cassandra_stack_replace_repair -> why it is
+    repaired, '' when it is not."""
+    return topology.repair_reason(_plain(replaced), float(now), str(policy))
 
 
 def failures(registered: list[Any], hosts: list[str]) -> list[str]:
@@ -156,6 +181,7 @@ class FilterModule:
             "cassandra_stack_failures": failures,
             "cassandra_stack_topology": topology_change,
             "cassandra_stack_removal_check": removal_check,
+            "cassandra_stack_repair_reason": repair_reason,
             "cassandra_stack_cql_login_refused": cql_login_refused,
             "cassandra_stack_auth_query": auth_query,
             "cassandra_stack_auth_state": auth_state,

@@ -14,6 +14,7 @@ from typing import Any
 from ansible_collections.corral.cassandra.plugins.module_utils._cassandra_node import env_dict
 from ansible_collections.corral.cassandra.plugins.plugin_utils._cassandra_output import last_line
 from ansible_collections.corral.cassandra.plugins.plugin_utils._stack.model import (
+    REPLACE_ADDRESS_OPT,
     StackError,
     is_fast_start_option,
 )
@@ -50,14 +51,34 @@ def image_tag(image: str) -> str:
     return tag if sep and "/" not in tag else "latest"
 
 
+def replacement_options(node: dict[str, Any]) -> list[str]:
+    """The JVM options of a node that takes over the tokens of the dead node at its own address."""
+    return [*node["jvm_extra_opts"], REPLACE_ADDRESS_OPT + node["ip"]]
+
+
+def replacement_seeds(stack: dict[str, Any], node: dict[str, Any]) -> list[str]:
+    """The seeds of a replacing node: the stack's, less its own address. A node that finds its own address among
+    the seeds does not bootstrap: it would take the dead node's tokens without their data (3.x), or refuse to
+    start (4.0.1 on, CASSANDRA-14463)."""
+    return [seed for seed in stack["seeds"] if seed != node["ip"]]
+
+
 def observe(
-    stack: dict[str, Any], containers: list[dict[str, Any]], data: list[dict[str, Any]], fast_start: bool
+    stack: dict[str, Any],
+    containers: list[dict[str, Any]],
+    data: list[dict[str, Any]],
+    fast_start: bool,
+    replace: list[str] | None = None,
 ) -> dict[str, Any]:
     """What each node's host holds now and, from that, the JVM options to plan and to apply with.
 
     containers: docker_container_info results per node; data: stat results of each node's
-    <data_dir>/data. The cluster is fresh when no node's data directory holds data.
+    <data_dir>/data; replace: the nodes named in cassandra_stack_replace_nodes. The cluster is fresh
+    when no node's data directory holds data. A node replaces the dead one at its address when it is named
+    and holds no data, or when its container carries the replacement option (a replacement not yet
+    completed, in a run that was stopped): it starts with that option and without itself as a seed.
     """
+    replace = list(replace or [])
     by_container, by_data = by_node(containers), by_node(data)
     nodes = stack["nodes"]
     unseen = [node["name"] for node in nodes if node["name"] not in by_container or node["name"] not in by_data]
@@ -70,12 +91,15 @@ def observe(
     user_data = any(bool(result.get("user_data")) for result in by_data.values())
 
     if not fresh:
-        empty_seeds = [node["name"] for node in nodes if node["seed"] and not has_data[node["name"]]]
+        empty_seeds = [
+            node["name"] for node in nodes if node["seed"] and not has_data[node["name"]] and node["name"] not in replace
+        ]
         if empty_seeds:
             raise StackError(
                 f"seed nodes {', '.join(empty_seeds)} have an empty data directory while the cluster holds data: "
                 "a seed never bootstraps, so it would take token ranges without their data. Add such a node "
-                "with seed: false first, and make it a seed once it is Up/Normal"
+                "with seed: false first, and make it a seed once it is Up/Normal. A seed that was in the ring "
+                f"and lost its disk or its host is replaced: cassandra_stack_replace_nodes: [{empty_seeds[0]}]"
             )
 
     observed: dict[str, Any] = {}
@@ -86,7 +110,13 @@ def observe(
         base = list(node["jvm_extra_opts"])
         first_start = base + list(node["fast_start_jvm_opts"])
         current = container_env(container).get("JVM_EXTRA_OPTS") if container else None
-        if fresh and fast_start:
+        replacing = not fresh and (
+            (node["name"] in replace and not has_data[node["name"]])
+            or (current is not None and current.split(" ") == replacement_options(node))
+        )
+        if replacing:
+            plan = apply = replacement_options(node)
+        elif fresh and fast_start:
             plan = apply = first_start
         else:
             apply = base
@@ -98,14 +128,25 @@ def observe(
             "image": (container.get("Config") or {}).get("Image", ""),
             "plan_jvm_extra_opts": plan,
             "apply_jvm_extra_opts": apply,
+            "replacing": replacing,
         }
-    plan_nodes = [{**node, "jvm_extra_opts": observed[node["name"]]["plan_jvm_extra_opts"]} for node in nodes]
+        if replacing:
+            observed[node["name"]]["seeds"] = replacement_seeds(stack, node)
+    plan_nodes = [
+        {
+            **node,
+            "jvm_extra_opts": observed[node["name"]]["plan_jvm_extra_opts"],
+            **({"seeds": observed[node["name"]]["seeds"]} if "seeds" in observed[node["name"]] else {}),
+        }
+        for node in nodes
+    ]
     return {
         "fresh": fresh,
         "fast": fresh and fast_start,
         "heal_first_boot": not user_data,
         "nodes": observed,
         "plan_nodes": plan_nodes,
+        "replacing": [node["name"] for node in nodes if observed[node["name"]]["replacing"]],
     }
 
 
@@ -156,19 +197,22 @@ def _as_reads(plan_results: list[dict[str, Any]] | None) -> tuple[list[dict[str,
     return containers, data
 
 
-def observe_plan(stack: dict[str, Any], plan_results: list[dict[str, Any]], fast_start: bool) -> dict[str, Any]:
+def observe_plan(
+    stack: dict[str, Any], plan_results: list[dict[str, Any]], fast_start: bool, replace: list[str] | None = None
+) -> dict[str, Any]:
     """observe() from the plan made with plan_guess(), plus:
 
     replan: the nodes whose JVM options to plan with differ from the guess (plan them again);
     containers: each node's container as it was, shaped like docker_container_info results.
     """
     containers, data = _as_reads(plan_results)
-    observed = observe(stack, containers, data, fast_start)
+    observed = observe(stack, containers, data, fast_start, replace)
     planned = {name: result["item"] for name, result in by_node(plan_results).items()}
     observed["replan"] = [
         node["name"]
         for node in observed["plan_nodes"]
         if list((planned.get(node["name"]) or {}).get("jvm_extra_opts") or []) != list(node["jvm_extra_opts"])
+        or (planned.get(node["name"]) or {}).get("seeds") != node.get("seeds")
     ]
     observed["containers"] = containers
     return observed
@@ -195,6 +239,8 @@ def phases(stack: dict[str, Any], observed: dict[str, Any], plan_results: list[d
         # just to drop them; a node recreated anyway loses them.
         recreated = any(str(action).startswith("recreated ") for action in result["actions"])
         result["jvm_extra_opts"] = seen["apply_jvm_extra_opts"] if recreated else seen["plan_jvm_extra_opts"]
+        if "seeds" in seen:
+            result["seeds"] = seen["seeds"]
         # A running node about to be recreated or stopped is drained first: memtables flushed, no new writes.
         result["drain"] = observed["nodes"][node["name"]]["running"] and any(
             str(action).startswith(("recreated ", "stopped ")) for action in result["actions"]
@@ -252,9 +298,11 @@ def phases(stack: dict[str, Any], observed: dict[str, Any], plan_results: list[d
     up = {name for name, state in observed["nodes"].items() if state["running"]}
     for node in changed:
         up.add(node["name"])
+        replacing = observed["nodes"][node["name"]].get("replacing")
         result.append(
             {
-                "name": f"one node at a time: {node['name']}",
+                "name": f"one node at a time: {node['name']}"
+                + (f" replaces the dead node at {node['ip']} (takes over its tokens)" if replacing else ""),
                 "nodes": [to_apply(node)],
                 "expected": [peer for peer in nodes if peer["name"] in up],
                 "reach": [],

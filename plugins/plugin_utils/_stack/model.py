@@ -49,6 +49,11 @@ LEGACY_FAST_START_JVM_OPTS: tuple[str, ...] = (
     "-Dcassandra.ring_delay_ms=1000",
     "-Dcassandra.consistent.rangemovement=false",
 )
+# A node that takes over a dead node's tokens at the same address (cassandra_stack_replace_nodes) starts once
+# with this option; Cassandra ignores it once the node has bootstrapped, but the stack recreates the container
+# without it as soon as the replacement is complete: left on, a later loss of the same disk (or a disk that failed
+# to mount) would make the node replace itself at its next start, unasked and ungated.
+REPLACE_ADDRESS_OPT = "-Dcassandra.replace_address_first_boot="
 # Token ranges of the partitioners whose tokens are integers: (lowest, number of tokens).
 TOKEN_RANGES: dict[str, tuple[int, int]] = {
     "Murmur3Partitioner": (-(2**63), 2**64),

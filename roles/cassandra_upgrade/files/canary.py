@@ -30,7 +30,13 @@ except ImportError:  # the official image: the driver bundled with cqlsh
 from cassandra import ConsistencyLevel
 from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
-from cassandra.policies import ConstantReconnectionPolicy, DCAwareRoundRobinPolicy, RetryPolicy, TokenAwarePolicy
+from cassandra.policies import (
+    ConstantReconnectionPolicy,
+    DCAwareRoundRobinPolicy,
+    HostDistance,
+    RetryPolicy,
+    TokenAwarePolicy,
+)
 
 KEYSPACE = "corral_canary"
 TABLE = "probe"
@@ -78,7 +84,31 @@ def connect(args):
         reconnection_policy=ConstantReconnectionPolicy(1.0),
         connect_timeout=10,
     )
-    return cluster, cluster.connect()
+    session = cluster.connect()
+    settle(cluster, session, args.timeout)
+    return cluster, session
+
+
+def settle(cluster, session, seconds):
+    """Wait, at most `seconds`, until each node the driver would use is either connected or marked down.
+
+    After a schema change the driver waits for the nodes it does not hold down to agree (max_schema_agreement_wait,
+    10 s). A contact point counts as up until its connection fails, and a peer as not down until it is tried: a dead
+    node (one being replaced) would hold the canary's CREATE statements for those 10 s, with no agreement at the end.
+    """
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        pools = session.get_pool_state()
+        unsettled = [
+            host
+            for host in cluster.metadata.all_hosts()
+            if host.is_up is not False
+            and not (pools.get(host) or {}).get("open_count")
+            and cluster.profile_manager.distance(host) != HostDistance.IGNORED
+        ]
+        if not unsettled:
+            return
+        time.sleep(0.2)
 
 
 def cmd_drop(args):
@@ -98,8 +128,11 @@ def cmd_run(args):
     out = open(args.out, "a", encoding="utf-8")  # noqa: SIM115 (open for the whole run)
     cluster, session = connect(args)
     replication = json.loads(args.replication)
-    session.execute(f"CREATE KEYSPACE IF NOT EXISTS {KEYSPACE} WITH replication = {json.dumps(replication)}".replace('"', "'"))
-    session.execute(f"CREATE TABLE IF NOT EXISTS {KEYSPACE}.{TABLE} (k int PRIMARY KEY, v bigint)")
+    # Schema changes wait for the live nodes to agree: slower than a request.
+    session.execute(
+        f"CREATE KEYSPACE IF NOT EXISTS {KEYSPACE} WITH replication = {json.dumps(replication)}".replace('"', "'"), timeout=60
+    )
+    session.execute(f"CREATE TABLE IF NOT EXISTS {KEYSPACE}.{TABLE} (k int PRIMARY KEY, v bigint)", timeout=60)
     insert = session.prepare(f"INSERT INTO {KEYSPACE}.{TABLE} (k, v) VALUES (?, ?)")
     select = session.prepare(f"SELECT v FROM {KEYSPACE}.{TABLE} WHERE k = ?")
     insert.is_idempotent = True

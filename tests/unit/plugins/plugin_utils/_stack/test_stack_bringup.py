@@ -360,3 +360,27 @@ def test_a_stopped_node_keeps_its_first_start_options_when_it_is_only_started() 
     assert started[0]["nodes"][0]["jvm_extra_opts"] == joiner
     recreated = phases(stack, seen, [{"item": nodes[1], "actions": ["recreated cdb2: image changed", "started cdb2"]}])
     assert recreated[0]["nodes"][0]["jvm_extra_opts"] == ["-Dx=1"]
+
+
+def test_a_replacement_starts_alone_with_the_option_and_without_itself_as_a_seed_then_is_planned_again() -> None:
+    stack = lab_stack()
+    nodes = stack["nodes"]
+    containers = [container(nodes[0], running=False), container(nodes[1]), container(nodes[2])]
+    seen = observe(stack, containers, [data(n, n["name"] != "cdb1") for n in nodes], True, ["cdb1"])
+    planned = [{"item": n, "actions": ["recreated cdb1: env differs", "started cdb1"] if n["name"] == "cdb1" else []}
+               for n in nodes]
+    (phase,) = phases(stack, seen, planned)
+    (node,) = phase["nodes"]
+    assert phase["name"] == "one node at a time: cdb1 replaces the dead node at 10.42.0.48 (takes over its tokens)"
+    assert node["jvm_extra_opts"] == ["-Dcassandra.replace_address_first_boot=10.42.0.48"]
+    assert node["seeds"] == [] and node["drain"] is False
+    assert all(phase["gate"].values())
+    # The first plan was made without the option: the node is planned again, with it.
+    guess = [
+        {"item": n, "observed": {"exists": True, "running": n["name"] != "cdb1", "data_present": n["name"] != "cdb1",
+                                 "jvm_extra_opts": ""}}
+        for n in plan_guess(stack, False)
+    ]
+    again = observe_plan(stack, guess, True, ["cdb1"])
+    assert again["replan"] == ["cdb1"]
+    assert next(n for n in again["plan_nodes"] if n["name"] == "cdb1")["seeds"] == []

@@ -236,3 +236,199 @@ def test_parse_looks_and_modes() -> None:
     assert topology.replication_factors(KEYSPACES) == {
         "system_auth": {"dc1": 3}, "system_traces": {"*": 2}, "weather": {"dc1": 3}
     }
+
+
+# --- replacing a dead node ------------------------------------------------------------------------------------
+
+STATUS_3 = "\n".join(line for line in STATUS_4.splitlines() if "10.42.0.51" not in line) + "\n"
+STOPPED_AT = "2026-12-06T12:00:00.5Z"
+
+
+def dead(stack: dict[str, Any], name: str, replace: list[str], container: bool = True, jvm: str | None = None,
+         data: bool = False) -> dict[str, Any]:
+    """Every node runs with data but `name`: stopped (or no container) and, unless `data`, no data."""
+    containers = []
+    for n in stack["nodes"]:
+        if n["name"] != name:
+            containers.append({"item": n, "exists": True, "container": {"State": {"Running": True}, "Config": {"Image": "x"}}})
+        elif container:
+            env = [f"JVM_EXTRA_OPTS={jvm}"] if jvm is not None else []
+            stopped = {"State": {"Running": False}, "Config": {"Image": "x", "Env": env}}
+            containers.append({"item": n, "exists": True, "container": stopped})
+        else:
+            containers.append({"item": n, "exists": False, "container": None})
+    stats = [{"item": n, "stat": {"exists": n["name"] != name or data}} for n in stack["nodes"]]
+    return observe(stack, containers, stats, True, replace)
+
+
+def dead_reads(name: str = "cdb3") -> dict[str, list[dict[str, Any]]]:
+    container = inspect(name, IPS[name], running=False)
+    container["State"]["FinishedAt"] = STOPPED_AT
+    return {f"lab-host{name[-1]}": [container]}
+
+
+def replace_looks(state: str = "DN", dead_node: str = "cdb3", stopped: tuple[str, ...] = ()) -> dict[str, dict[str, str]]:
+    seen: dict[str, dict[str, str]] = {}
+    for name in ("cdb1", "cdb2", "cdb3"):
+        if name == dead_node or name in stopped:
+            seen[name] = {"running": "false", "status": "", "netstats": "", "compactionstats": ""}
+        else:
+            status = STATUS_3.format(cdb3="UN").replace(f"UN  {IPS[dead_node]}", f"{state}  {IPS[dead_node]}")
+            seen[name] = {"running": "true", "status": status, "netstats": NETSTATS_IDLE, "compactionstats": COMPACTIONS_IDLE}
+    return seen
+
+
+def test_a_named_node_without_data_replaces_the_dead_one_with_the_option_and_its_stopped_time() -> None:
+    stack = stack_of([])
+    seen = dead(stack, "cdb3", ["cdb3"])
+    assert seen["replacing"] == ["cdb3"]
+    assert seen["nodes"]["cdb3"]["apply_jvm_extra_opts"] == ["-Dcassandra.replace_address_first_boot=10.42.0.50"]
+    assert seen["nodes"]["cdb3"]["seeds"] == ["10.42.0.48"]
+    change = topology.topology(stack, seen, dead_reads(), [], False, ["cdb3"])
+    assert change["joins"] == [] and change["empty"] == []
+    (replaced,) = change["replaces"]
+    assert (replaced["name"], replaced["host"], replaced["resumed"], replaced["hint_window_s"]) == (
+        "cdb3", "lab-host3", False, 10800
+    )
+    assert replaced["down_since"] == pytest.approx(1796558400.5)
+    assert change["plan"] == [
+        "cdb3: replace the dead node at 10.42.0.50 (a new node takes over its tokens, streamed from the others), then "
+        "repair if it was down longer than the hint window (3 h), then restart without the replacement option"
+    ]
+    assert topology.replacement_problems(stack, change, replace_looks()) == []
+
+
+def test_a_dead_seed_is_replaced_without_itself_as_a_seed_and_never_as_the_only_seed() -> None:
+    stack = stack_of([])
+    seen = dead(stack, "cdb1", ["cdb1"])
+    assert seen["nodes"]["cdb1"]["seeds"] == []
+    change = topology.topology(stack, seen, dead_reads("cdb1"), [], False, ["cdb1"])
+    assert "started without itself as a seed" in change["plan"][0]
+    problems = topology.replacement_problems(stack, change, replace_looks(dead_node="cdb1"))
+    assert any(problem.startswith("cdb1 is the only seed") for problem in problems), problems
+    two_seeds = stack_of([])
+    two_seeds["seeds"] = ["10.42.0.48", "10.42.0.49"]
+    assert dead(two_seeds, "cdb1", ["cdb1"])["nodes"]["cdb1"]["seeds"] == ["10.42.0.49"]
+    change = topology.topology(two_seeds, dead(two_seeds, "cdb1", ["cdb1"]), dead_reads("cdb1"), [], False, ["cdb1"])
+    assert topology.replacement_problems(two_seeds, change, replace_looks(dead_node="cdb1")) == []
+
+
+def test_an_empty_seed_not_named_is_refused_naming_the_replacement() -> None:
+    with pytest.raises(StackError, match=r"cassandra_stack_replace_nodes: \[cdb1\]"):
+        dead(stack_of([]), "cdb1", [])
+
+
+def test_a_dead_node_not_named_is_refused_as_the_ring_still_holds_it() -> None:
+    stack = stack_of([])
+    change = topology.topology(stack, dead(stack, "cdb3", []), dead_reads(), [], False, [])
+    assert change["empty"] == ["cdb3"] and change["replaces"] == []
+    (problem,) = topology.replacement_problems(stack, change, replace_looks())
+    assert problem.startswith("cdb3 has no data in /cassandra/data on lab-host3, but the ring holds its address 10.42.0.50")
+    assert "DN (Down/Normal) to cdb1" in problem
+    assert "set cassandra_stack_replace_nodes: [cdb3]" in problem
+
+
+def test_a_new_node_whose_address_the_ring_does_not_hold_joins() -> None:
+    stack = stack_of([CDB4])
+    change = topology.topology(stack, observed(stack, ("cdb4",)), {}, [], False, [])
+    assert change["empty"] == ["cdb4"]
+    seen = looks()
+    for look in seen.values():
+        look["status"] = STATUS_3.format(cdb3="UN")
+    assert topology.replacement_problems(stack, change, seen) == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({"state": "UN"}, "cdb3 (10.42.0.50) is up as cdb1, cdb2 see it: a node that is up is not replaced"),
+        ({"stopped": ("cdb2",)}, "node cdb2 on lab-host2 is down too (its container is not running)"),
+    ],
+)
+def test_a_replacement_is_refused_naming_what_blocks_it(kwargs: dict[str, Any], expected: str) -> None:
+    stack = stack_of([])
+    change = topology.topology(stack, dead(stack, "cdb3", ["cdb3"]), dead_reads(), [], False, ["cdb3"])
+    problems = topology.replacement_problems(stack, change, replace_looks(**kwargs))
+    assert any(problem.startswith(expected) for problem in problems), problems
+
+
+def test_a_replacement_whose_node_runs_or_is_not_in_the_ring_is_refused() -> None:
+    stack = stack_of([])
+    change = topology.topology(stack, dead(stack, "cdb3", ["cdb3"]), dead_reads(), [], False, ["cdb3"])
+    running = replace_looks()
+    running["cdb3"]["running"] = "true"
+    assert any(p.startswith("cdb3 runs on lab-host3: a node that is up is not replaced") for p in
+               topology.replacement_problems(stack, change, running))
+    gone = replace_looks()
+    for look in gone.values():
+        look["status"] = "\n".join(line for line in look["status"].splitlines() if "10.42.0.50" not in line)
+    problems = topology.replacement_problems(stack, change, gone)
+    assert any(p.startswith("cdb3 (10.42.0.50) is not in the ring as cdb1, cdb2 see it") for p in problems), problems
+
+
+def test_a_named_node_that_holds_data_is_refused_up_or_stopped() -> None:
+    stack = stack_of([])
+    seen = dead(stack, "cdb3", ["cdb3"], data=True)
+    assert seen["replacing"] == []
+    with pytest.raises(StackError, match="/cassandra/data on lab-host3 holds its data: a node is replaced only once"):
+        topology.topology(stack, seen, dead_reads(), [], False, ["cdb3"])
+    with pytest.raises(StackError, match="cdb2 runs on lab-host2 with its data: a node that is up is not replaced"):
+        topology.topology(stack, observed(stack, ()), {}, [], False, ["cdb2"])
+
+
+def test_a_replacement_begun_in_an_earlier_run_is_finished_and_repaired() -> None:
+    stack = stack_of([])
+    seen = dead(stack, "cdb3", [], jvm="-Dcassandra.replace_address_first_boot=10.42.0.50", data=True)
+    assert seen["replacing"] == ["cdb3"]
+    change = topology.topology(stack, seen, dead_reads(), [], False, [])
+    (replaced,) = change["replaces"]
+    assert replaced["resumed"] and replaced["down_since"] is None
+    assert change["plan"][0].startswith("cdb3: finish its replacement of the dead node at 10.42.0.50")
+    assert topology.repair_reason(replaced, 0, "auto").startswith("how long the dead node was down is unknown")
+
+
+def test_replacement_refusals_of_the_inventory() -> None:
+    stack = stack_of([])
+    with pytest.raises(StackError, match="cdb9 is in cassandra_stack_replace_nodes but not in cassandra_stack_nodes"):
+        topology.topology(stack, dead(stack, "cdb3", ["cdb3"]), dead_reads(), [], False, ["cdb9"])
+    both = stack_of([CDB4])
+    containers = [
+        {"item": n, "exists": n["name"] not in ("cdb3", "cdb4"),
+         "container": {"State": {"Running": n["name"] != "cdb3"}, "Config": {"Image": "x"}} if n["name"] != "cdb4" else None}
+        for n in both["nodes"]
+    ]
+    data = [{"item": n, "stat": {"exists": n["name"] not in ("cdb3", "cdb4")}} for n in both["nodes"]]
+    with pytest.raises(StackError, match=r"replace cdb3 first, in a run of its own, then add or remove nodes \(cdb4\)"):
+        topology.topology(both, observe(both, containers, data, True, ["cdb3"]), dead_reads(), [], False, ["cdb3"])
+
+
+@pytest.mark.parametrize(
+    ("down_s", "policy", "expected"),
+    [
+        (600, "auto", ""),
+        (4 * 3600, "auto", "it was down 4 h, longer than the hint window (3 h)"),
+        (600, "always", "cassandra_stack_replace_repair is always"),
+        (4 * 3600, "never", ""),
+    ],
+)
+def test_repair_reason(down_s: int, policy: str, expected: str) -> None:
+    node = {"down_since": 1000.0, "hint_window_s": 10800}
+    assert topology.repair_reason(node, 1000.0 + down_s, policy) == expected
+
+
+@pytest.mark.parametrize(
+    ("yaml", "seconds"),
+    [({}, 10800), ({"max_hint_window_in_ms": 60000}, 60), ({"max_hint_window": "1h"}, 3600),
+     ({"max_hint_window": "90s"}, 90), ({"max_hint_window": "5000ms"}, 5)],
+)
+def test_hint_window_seconds(yaml: dict[str, Any], seconds: float) -> None:
+    assert topology.hint_window_seconds(yaml) == seconds
+
+
+def test_stopped_at_only_for_a_container_that_stopped() -> None:
+    assert topology.stopped_at({"State": {"Running": False, "FinishedAt": "2026-12-06T12:00:00.250000000Z"}}) == pytest.approx(
+        1796558400.25
+    )
+    assert topology.stopped_at({"State": {"Running": True, "FinishedAt": STOPPED_AT}}) is None
+    assert topology.stopped_at({"State": {"Running": False, "FinishedAt": "0001-01-01T00:00:00Z"}}) is None
+    assert topology.stopped_at(None) is None
