@@ -1,7 +1,7 @@
 """Restore into a new stack (the restore-into-a-new-cluster case), on the lab's three hosts beside the source stack.
 
-Run after tests/lab/restore on stack-current's 5.0.8 stack CassandraDB: backup n1 of it; a second stack,
-CassandraDBRestored (rdb1-3 on the same hosts, their own addresses, data directories and superuser), deployed by
+Run after tests/lab/restore on stack-current's 5.0.8 stack CassandraDB: a backup of it (a new name each run); a
+second stack, CassandraDBRestored (rdb1-3 on the same hosts, their own addresses, data directories and superuser), deployed by
 playbooks/stack.yml as a brand-new cluster, which gives it the same token layout (the stack role computes evenly spaced
 tokens by node order, per data centre: the backup's token map is checked against it, node by node); then
 `restore.yml -e restore_tables=all -e stack=CassandraDBRestored -e from_stack=CassandraDB`: every table of the users,
@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import re
 import shlex
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,8 @@ from testinfra.host import Host
 
 testinfra_hosts = ["lab-manager"]
 SOURCE, TARGET = "CassandraDB", "CassandraDBRestored"
+# A name of its own each run: Medusa refuses a backup name the node already holds.
+BACKUP = "n" + time.strftime("%Y%m%d%H%M%S")
 STACK_VARS = Path(__file__).resolve().parent / "stack.yml"
 
 
@@ -62,8 +65,10 @@ def write_own_tables(host: Host) -> None:
 
 def users_tables(host: Host) -> list[str]:
     out = cql(host, "cdb1", "10.42.0.48", SOURCE, "SELECT keyspace_name, table_name FROM system_schema.tables;")
-    found = re.findall(r"^\s*(\w+) \| (\w+)\s*$", out, flags=re.M)
-    return sorted(f"{keyspace}.{table}" for keyspace, table in found if not keyspace.startswith("system"))
+    # cqlsh pads each column to its widest value.
+    found = re.findall(r"^\s*(\w+)\s+\|\s+(\w+)\s*$", out, flags=re.M)
+    return sorted(f"{keyspace}.{table}" for keyspace, table in found
+                  if not keyspace.startswith("system") and keyspace != "keyspace_name")
 
 
 def rows(host: Host, node: str, ip: str, stack: str, table: str) -> dict[str, Any]:
@@ -83,11 +88,11 @@ def restored(lab_host: Callable[[str], Host]) -> Iterator[dict[str, Any]]:
     write_own_tables(host1)
     tables = users_tables(host1)
     source = {table: rows(host1, "cdb1", "10.42.0.48", SOURCE, table) for table in tables}
-    assert run_playbook("backup.yml", {"backup_name": "n1"}).rc == 0
+    assert run_playbook("backup.yml", {"backup_name": BACKUP}).rc == 0
     deployed = run_playbook("playbooks/stack.yml", {}, "--extra-vars", f"@{STACK_VARS}")
     try:
         assert deployed.rc == 0, deployed.output
-        run = run_playbook("restore.yml", {"backup_name": "n1", "restore_tables": "all", "stack": TARGET,
+        run = run_playbook("restore.yml", {"backup_name": BACKUP, "restore_tables": "all", "stack": TARGET,
                                            "from_stack": SOURCE})
         target = {table: rows(host1, "rdb1", "10.42.0.60", TARGET, table) for table in tables}
         yield {"tables": tables, "source": source, "target": target, "run": run}
@@ -114,5 +119,5 @@ def test_the_index_and_the_type_work_in_the_new_stack(restored: dict[str, Any], 
     out = cql(lab_host("lab-host1"), "rdb1", "10.42.0.60", TARGET,
               "SELECT id, at, home FROM newstack.\"rows\" WHERE v = 'v3';")
     expected = sorted(i for i in range(NEWSTACK_ROWS) if i % 11 == 3)
-    found = sorted(int(match[1]) for match in re.finditer(r"^\s*\d+ \| (\d+) \| \{street", out, flags=re.M))
+    found = sorted(int(match[1]) for match in re.finditer(r"^\s*\d+\s+\|\s+(\d+)\s+\|\s+\{street", out, flags=re.M))
     assert found == expected, out
