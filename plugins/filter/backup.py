@@ -17,9 +17,10 @@ from ansible_collections.corral.cassandra.plugins.plugin_utils._filters import r
 
 
 @refusing
-def plan(reads: dict[str, Any], action: str, name: str, mode: str) -> dict[str, Any]:
+def plan(reads: dict[str, Any], action: str, name: str, mode: str, storage: dict[str, Any] | None = None) -> dict[str, Any]:
     """What each host holds of the stack -> the nodes to run Medusa on, or a refusal naming every problem."""
-    return medusa.plan(str(action), str(name or ""), str(mode), medusa.nodes_from_reads(_plain(reads)))
+    return medusa.plan(str(action), str(name or ""), str(mode), medusa.nodes_from_reads(_plain(reads)),
+                       _plain(storage or {}))
 
 
 def report(runs: list[dict[str, Any]], action: str, ips: dict[str, str]) -> dict[str, Any]:

@@ -18,6 +18,31 @@ ACTIONS = ("backup", "list", "verify", "purge")
 MODES = ("differential", "full")
 # Medusa's names become directory names in the backup store.
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+STORAGES = ("local", "s3_compatible")
+# S3's bucket names: 3-63 lower-case letters, digits, '.', '-', starting and ending with a letter or digit.
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
+
+
+def storage_problems(storage: dict[str, Any]) -> list[str]:
+    """The store's settings (cassandra_backup_storage and its s3 settings; of the keys only whether both are set)."""
+    kind = str(storage.get("storage", "local"))
+    if kind not in STORAGES:
+        return [f"cassandra_backup_storage '{kind}' is not one of {', '.join(STORAGES)}"]
+    if kind == "local":
+        return []
+    problems = []
+    host, bucket, port = str(storage.get("host") or ""), str(storage.get("bucket") or ""), storage.get("port")
+    if not _HOST.match(host):
+        problems.append(f"cassandra_backup_s3_host '{host}' is not a host name or address of the S3-compatible server")
+    if not _BUCKET.match(bucket) or ".." in bucket:
+        problems.append(f"cassandra_backup_s3_bucket '{bucket}' is not an S3 bucket name (3-63 of a-z, 0-9, '.', '-')")
+    if not str(port).isdigit() or not 0 < int(str(port)) < 65536:
+        problems.append(f"cassandra_backup_s3_port '{port}' is not a port number")
+    if not storage.get("keys"):
+        problems.append("cassandra_backup_s3_access_key_id and cassandra_backup_s3_secret_access_key must both be set "
+                        "for cassandra_backup_storage=s3_compatible")
+    return problems
 
 
 def nodes_from_reads(reads: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -43,12 +68,14 @@ def nodes_from_reads(reads: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     return nodes
 
 
-def plan(action: str, name: str, mode: str, nodes: list[dict[str, Any]]) -> dict[str, Any]:
+def plan(action: str, name: str, mode: str, nodes: list[dict[str, Any]],
+         storage: dict[str, Any] | None = None) -> dict[str, Any]:
     """Refuse before anything changes; else the nodes to run Medusa on, each with the version it runs.
 
-    `nodes`: one per Cassandra container of the stack found on the hosts (nodes_from_reads()).
+    `nodes`: one per Cassandra container of the stack found on the hosts (nodes_from_reads()); `storage`: the
+    store's settings (storage_problems()).
     """
-    problems: list[str] = []
+    problems: list[str] = storage_problems(storage or {})
     # restore is the restore entry point's (restore.yml), not a backup_action.
     if action not in (*ACTIONS, "restore"):
         problems.append(f"backup_action '{action}' is not one of {', '.join(ACTIONS)}")

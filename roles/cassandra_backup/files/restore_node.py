@@ -2,8 +2,8 @@
 
     python restore_node.py read CONFIG NAME           the parts of backup NAME in this host's store (tables, token
                                                       map, schema) and the live cluster as this node sees it
-    python restore_node.py prepare CONFIG NAME JSON   {"keyspaces": [...], "create": ["ks.t"], "truncate": ["ks.t"]}:
-                                                      create from the backup's schema, or truncate, on the cluster
+    python restore_node.py prepare CONFIG NAME JSON   [{"cql", "done"}]: the statements the controller's plan took
+                                                      from the backup's schema (create) or wrote (truncate), in order
     python restore_node.py load CONFIG NAME STAGING JSON SOURCE
                                                       [{"keyspace", "table"}]: `medusa download` of those tables of
                                                       the part of node SOURCE (its address) into STAGING, then
@@ -97,34 +97,21 @@ def read(config: Any, name: str) -> dict[str, Any]:
             if keyspace not in SYSTEM
             for table, metadata in keyspace_metadata.tables.items()
         }
+        result["live_types"] = {
+            keyspace: sorted(keyspace_metadata.user_types)
+            for keyspace, keyspace_metadata in keyspaces.items()
+            if keyspace not in SYSTEM
+        }
     return result
 
 
-def prepare(config: Any, name: str, steps: dict[str, list[str]]) -> dict[str, Any]:
-    finished = [part for part in backup_parts(config, name).values() if part["finished"]]
-    schema = parse_schema(finished[0]["schema"])
+def prepare(config: Any, steps: list[dict[str, str]]) -> dict[str, Any]:
     done: list[str] = []
     with Cassandra(config).new_session() as session:
-        live = session.cluster.metadata.keyspaces
-        for keyspace in steps.get("keyspaces", []):
-            if keyspace not in live:
-                session.session.execute(schema[keyspace]["create_statement"])
-                done.append(f"created keyspace {keyspace}")
-        for fqtn in steps.get("create", []):
-            keyspace, table = fqtn.split(".")
-            for udt, statement in schema[keyspace]["udt"].items():
-                if udt not in session.cluster.metadata.keyspaces[keyspace].user_types:
-                    session.session.execute(statement)
-                    done.append(f"created type {keyspace}.{udt}")
-            session.session.execute(schema[keyspace]["tables"][table])
-            done.append(f"created table {fqtn}")
-            for index, statement in schema[keyspace]["indices"].items():
-                if f" ON {fqtn} " in f" {statement} " or f" ON {fqtn}(" in statement:
-                    session.session.execute(statement)
-                    done.append(f"created index {keyspace}.{index}")
-        for fqtn in steps.get("truncate", []):
-            session.session.execute(SimpleStatement(f"TRUNCATE {fqtn}"), timeout=300)
-            done.append(f"truncated {fqtn}")
+        for step in steps:
+            # TRUNCATE needs every replica; a large table's may take a while.
+            session.session.execute(SimpleStatement(step["cql"]), timeout=300)
+            done.append(step["done"])
         agreed = session.cluster.control_connection.wait_for_schema_agreement(wait_time=120)
     return {"done": done, "schema_agreement": bool(agreed)}
 
@@ -174,7 +161,7 @@ def main(argv: list[str]) -> None:
     if action == "read":
         print(json.dumps(read(config, argv[3])))
     elif action == "prepare":
-        print(json.dumps(prepare(config, argv[3], json.loads(argv[4]))))
+        print(json.dumps(prepare(config, json.loads(argv[4]))))
     elif action == "load":
         print(json.dumps(load(argv[2], argv[3], argv[4], json.loads(argv[5]), argv[6])))
     else:

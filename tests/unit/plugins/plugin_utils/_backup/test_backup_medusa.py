@@ -78,6 +78,36 @@ def test_refusals_name_the_problem(action: str, name: str, mode: str, read: dict
     assert expected in str(refusal.value)
 
 
+S3 = {"storage": "s3_compatible", "host": "10.42.1.10", "port": 9000, "bucket": "corral-backups", "keys": True}
+
+
+@pytest.mark.parametrize(
+    ("storage", "expected"),
+    [
+        ({"storage": "nfs"}, ["cassandra_backup_storage 'nfs' is not one of local, s3_compatible"]),
+        ({"storage": "local", "host": ""}, []),
+        (S3, []),
+        ({**S3, "port": "443"}, []),
+        ({**S3, "host": ""}, ["cassandra_backup_s3_host '' is not a host name or address of the S3-compatible server"]),
+        ({**S3, "host": "http://s3.example"}, ["cassandra_backup_s3_host 'http://s3.example' is not a host name"]),
+        ({**S3, "bucket": "CassandraDB"}, ["cassandra_backup_s3_bucket 'CassandraDB' is not an S3 bucket name"]),
+        ({**S3, "bucket": "a..b"}, ["cassandra_backup_s3_bucket 'a..b' is not an S3 bucket name"]),
+        ({**S3, "port": 0}, ["cassandra_backup_s3_port '0' is not a port number"]),
+        ({**S3, "keys": False}, ["cassandra_backup_s3_access_key_id and cassandra_backup_s3_secret_access_key must both"]),
+    ],
+)
+def test_the_store_settings_are_checked(storage: dict[str, Any], expected: list[str]) -> None:
+    problems = medusa.storage_problems(storage)
+    assert len(problems) == len(expected) and all(problem.startswith(text) for problem, text in zip(problems, expected))
+
+
+def test_a_bad_store_is_refused_before_anything_changes() -> None:
+    with pytest.raises(Refusal) as refusal:
+        medusa.plan("backup", "b1", "differential", medusa.nodes_from_reads(reads()), {**S3, "bucket": ""})
+    assert "cassandra_backup_s3_bucket '' is not an S3 bucket name" in str(refusal.value)
+    assert medusa.plan("backup", "b1", "differential", medusa.nodes_from_reads(reads()), S3)["nodes"]
+
+
 def test_a_node_that_does_not_answer_nodetool_is_refused() -> None:
     read = reads()
     read["lab-host3"]["rings"] = {"cdb3": "nodetool: Failed to connect to '127.0.0.1:7199'"}

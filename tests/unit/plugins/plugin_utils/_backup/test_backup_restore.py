@@ -186,3 +186,65 @@ def test_a_new_stack_of_other_tokens_is_refused() -> None:
     other = {ip: {**entry, "tokens": [7, 8]} for ip, entry in NEW_TOKENS.items()}
     message = refusal(nodes=NEW, outputs=new_stack_outputs(other), tables=["all"])
     assert "rdb1 (10.42.0.60) owns 2 tokens that no node of backup 'b2' owned: the token layout is not" in message
+
+
+def quoted_names_part(ip: str) -> dict[str, Any]:
+    """The driver's schema export quotes a table named by a CQL keyword; Medusa's parse_schema keeps the quotes."""
+    found = part(ip, live_tables={})
+    found["parts"][ip]["tables"].append({"keyspace": "upgrade_test", "table": "rows", "dir": "rows-89ab", "files": 4,
+                                         "bytes": 900})
+    found["parts"][ip]["schema"]["upgrade_test"] = {
+        "create_statement": "CREATE KEYSPACE upgrade_test WITH replication = {}",
+        "tables": {'"rows"': 'CREATE TABLE upgrade_test."rows" (id bigint PRIMARY KEY, payload text)'},
+        "udt": {}, "indices": {"by_payload": 'CREATE INDEX by_payload ON upgrade_test."rows" (payload)'},
+    }
+    return found
+
+
+def test_a_table_named_by_a_keyword_is_found_in_the_backups_schema_and_created_quoted() -> None:
+    found = restore.plan(NODES, outputs(**{node: quoted_names_part(ip) for node, ip in IPS.items()}), "b2",
+                         ["upgrade_test.rows"], False)
+    assert found["create"] == ["upgrade_test.rows"] and found["create_keyspaces"] == ["upgrade_test"]
+    assert found["prepare"] == [
+        {"cql": "CREATE KEYSPACE upgrade_test WITH replication = {}", "done": "created keyspace upgrade_test"},
+        {"cql": 'CREATE TABLE upgrade_test."rows" (id bigint PRIMARY KEY, payload text)',
+         "done": "created table upgrade_test.rows"},
+        {"cql": 'CREATE INDEX by_payload ON upgrade_test."rows" (payload)', "done": "created an index of upgrade_test.rows"},
+    ]
+
+
+def test_a_table_with_files_and_no_schema_is_left_out_of_all_by_name_and_refused_when_named() -> None:
+    def without_schema(ip: str) -> dict[str, Any]:
+        found = quoted_names_part(ip)
+        del found["parts"][ip]["schema"]["upgrade_test"]
+        return found
+
+    reads = outputs(**{node: without_schema(ip) for node, ip in IPS.items()})
+    found = restore.plan(NODES, reads, "b2", ["all"], True)
+    assert found["tables"] == ["ks.c", "ks.t"]
+    assert ("left out of 'all', files without schema (created while the backup ran): upgrade_test.rows"
+            in found["lines"])
+    assert "upgrade_test.rows: backup 'b2' holds its files but not its schema" in refusal(
+        outputs=reads, tables=["upgrade_test.rows"])
+
+
+def test_truncate_quotes_names_and_types_the_cluster_has_are_not_created_again() -> None:
+    with_types = part("10.42.0.48", live_tables={"ks.c": TABLE_C})
+    with_types["live_types"] = {"ks": ["address"]}
+    schema = with_types["parts"]["10.42.0.48"]["schema"]["ks"]
+    schema["udt"] = {"address": "CREATE TYPE ks.address (street text)", '"Phone"': 'CREATE TYPE ks."Phone" (n text)'}
+    found = restore.plan(NODES, outputs(**{"cdb1": with_types}), "b2", ["ks"], True)
+    assert [step["cql"] for step in found["prepare"]] == [
+        'CREATE TYPE ks."Phone" (n text)', found["prepare"][1]["cql"], 'TRUNCATE "ks"."c"']
+    assert found["prepare"][1]["done"] == "created table ks.t"
+
+
+@pytest.mark.parametrize(("name", "expected"), [("rows", "rows"), ('"rows"', "rows"), ('"My""Ks"', 'My"Ks'), ('"', '"')])
+def test_unquoted(name: str, expected: str) -> None:
+    assert restore.unquoted(name) == expected
+
+
+def test_indexes_on_matches_the_table_whether_quoted_or_not() -> None:
+    indices = {"a": "CREATE INDEX a ON ks.t (v)", "b": 'CREATE INDEX b ON "ks"."t"(v)', "c": "CREATE INDEX c ON ks.t2 (v)",
+               "d": "CREATE CUSTOM INDEX d ON ks.t (v) USING 'StorageAttachedIndex'"}
+    assert restore.indexes_on(indices, "ks", "t") == [indices["a"], indices["b"], indices["d"]]
