@@ -23,14 +23,25 @@ first_ip_address() {
   ip -o -4 address show | awk '$2 != "lo" && $4 !~ /^(127|169\.254)\./ { sub(/\/.*/, "", $4); print $4; exit }'
 }
 
-# Rewrites a file in place without replacing it (it may be a bind mount).
+# Edits a config file so that a kill at any moment leaves either the old or the new file, never a part.
+# The config lives in the container's own layer and outlives a kill: a file truncated and then killed
+# before it was written again (`cat tmp >file`, as the official image does it) stays empty, and every
+# later start fails ("Missing required directive CommitLogSync"). So: the edit goes to a file beside it,
+# a start that changes nothing writes nothing, and the new file replaces the old by rename (atomic).
+# A file bind-mounted on its own cannot be renamed over: it is rewritten in place, as before.
 edit_in_place() {
-  local file="$1" tmp
+  local file="$1" tmp="$1.corral-new"
   shift
-  tmp="$(mktemp)"
   sed "$@" "$file" >"$tmp"
-  cat "$tmp" >"$file"
-  rm -f "$tmp"
+  if cmp -s "$tmp" "$file"; then
+    rm -f "$tmp"
+    return
+  fi
+  chmod --reference="$file" "$tmp"
+  if ! mv -f "$tmp" "$file" 2>/dev/null; then
+    cat "$tmp" >"$file"
+    rm -f "$tmp"
+  fi
 }
 
 if [[ "$1" == cassandra ]]; then
