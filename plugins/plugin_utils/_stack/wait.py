@@ -189,8 +189,10 @@ def crashed(look: Look, baseline: int | None) -> str | None:
 
 
 # The first line that says why a JVM died, from the container's log (its last start's, at the end).
+# Lines logged at INFO and below are left out: every 3.9 node logs "INFO ... Unable to load
+# cassandra-topology.properties", which hid the error of a replacement that exited (seen on the lab).
 FIRST_ERROR_COMMAND = (
-    "docker logs --tail 400 {name} 2>&1 | grep -E -m1 "
+    "docker logs --tail 400 {name} 2>&1 | grep -Ev '^(INFO|DEBUG|TRACE) ' | grep -E -m1 "
     "'Exception \\(|^ERROR|Exception:|Error:|error=|Cannot allocate|Unable to|Invalid|refused to start' || true"
 )
 

@@ -13,6 +13,7 @@ from ansible_collections.corral.cassandra.plugins.plugin_utils._stack.wait impor
     Look,
     asks,
     crashed,
+    first_error_command,
     judge,
     look_command,
     parse_look,
@@ -181,3 +182,23 @@ def test_schema_agreement_per_release_while_a_major_upgrade_is_under_way() -> No
     assert judge(seen, asked, IPS, per_release=True)["ready"] is True
     problems = judge(seen, asked, IPS)["problems"]
     assert len(problems) == 1 and problems[0].startswith("sees the nodes show 2 schema versions"), problems
+
+
+# A 3.9 node that exits: the INFO line every 3.9 node logs says "Unable to" too, before the real error.
+EXITED_39 = """INFO  [main] 21:44:02,114 YamlConfigurationLoader.java:85 - Configuration location: file:/etc/cassandra.yaml
+INFO  [main] 21:44:02,640 Snitch.java:64 - Unable to load cassandra-topology.properties; compatibility mode disabled
+WARN  [main] 21:44:03,020 StartupChecks.java:160 - JMX is not enabled to receive remote connections.
+ERROR [main] 21:44:09,871 CassandraDaemon.java:752 - Exception encountered during startup
+java.lang.RuntimeException: Cannot replace_address /10.42.0.50 because it doesn't exist in gossip
+"""
+
+
+def test_the_first_error_of_an_exited_node_skips_info_lines(tmp_path: Path) -> None:
+    """The real command, with docker logs replaced by a file: the ERROR line, not the INFO 'Unable to' one."""
+    log = tmp_path / "cdb3.log"
+    log.write_text(EXITED_39)
+    command = first_error_command("cdb3")
+    assert command.startswith("docker logs ")
+    shell = f"docker() {{ cat {log}; }}\n{command}"
+    out = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, check=True).stdout
+    assert out == "ERROR [main] 21:44:09,871 CassandraDaemon.java:752 - Exception encountered during startup\n"
