@@ -16,23 +16,13 @@ from typing import Any
 
 import pytest
 from cluster import NODES, nodetool, up_normal, wait_until_up_normal, write_rows
+from medusa_report import report
 from refusal import Run, containers, run_playbook
 from testinfra.host import Host
 
 testinfra_hosts = ["lab-manager"]
 CASSANDRA_HOSTS = ("lab-host1", "lab-host2", "lab-host3")
 STORE = "/cassandra/backups/CassandraDB"
-REPORT_TASK = "Read Medusa's output of every node"
-
-
-def report(run: Run) -> dict[str, Any]:
-    """The role's reading of Medusa's output (lines, figures per node, problems)."""
-    for task in run.tasks:
-        if task["name"].endswith(REPORT_TASK):
-            for result in task["hosts"].values():
-                found: dict[str, Any] = result["ansible_facts"]["__cassandra_backup_report"]
-                return found
-    raise AssertionError(f"no report in the run: {run.output}")
 
 
 def backup(extra: dict[str, Any]) -> Run:

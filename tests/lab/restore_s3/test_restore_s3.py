@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 from cluster import NODES, cql
+from medusa_report import report
 from refusal import Run, run_playbook
 from testinfra.host import Host
 
@@ -30,7 +31,6 @@ testinfra_hosts = ["lab-manager"]
 SERVER, ADDRESS, PORT, BUCKET = "corral-lab-s3", "10.42.1.10", 9000, "corral-backups"
 IMAGE = "172.30.42.1:5000/corral/moto-s3:5.2.5"
 TABLE, ROWS, BACKUP = "s3test.t", 300, "s1"
-REPORT_TASK = "Read Medusa's output of every node"
 # The server keeps every object in memory and checks no signature: the keys only have to reach Medusa unprinted.
 ACCESS_KEY = "corral-lab-" + secrets.token_hex(4)
 SECRET_KEY = secrets.token_hex(20)
@@ -53,15 +53,6 @@ def playbook(name: str, extra: dict[str, Any]) -> Run:
     printed = run.output + json.dumps(run.tasks)
     assert SECRET_KEY not in printed and ACCESS_KEY not in printed, "an S3 key was printed"
     return run
-
-
-def report(run: Run) -> dict[str, Any]:
-    for task in run.tasks:
-        if task["name"].endswith(REPORT_TASK):
-            for result in task["hosts"].values():
-                found: dict[str, Any] = result["ansible_facts"]["__cassandra_backup_report"]
-                return found
-    raise AssertionError(f"no report in the run: {run.output}")
 
 
 def rows_at_all(host: Host) -> dict[str, Any]:
