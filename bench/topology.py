@@ -408,5 +408,6 @@ def main() -> int:
     print(printed(report))
     return 0
 
+
 if __name__ == "__main__":
     sys.exit(main())
