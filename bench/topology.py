@@ -48,7 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests" / "lab"), str(ROOT / "tests" / "lab" / "topology")]
 # The upgrade bench's lab helpers, the lab suites' JSON reader, and the topology scenario's nodes, inventory and
 # canary task names: one definition each.
-from refusal import json_report
+from refusal import json_report, playbook_env
 from test_topology import (
     _CANARY_LINE,
     CANARY_REPORT,
@@ -118,13 +118,7 @@ def tasks_of(report: dict[str, Any]) -> list[dict[str, Any]]:
 
 def playbook(name: str, *args: str, extra_vars: dict[str, Any] | None = None, check: bool = True) -> Run:
     """ansible-playbook with the project's ansible.cfg and the JSON callback; the output goes to the bench's log."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("ANSIBLE_", "MOLECULE_"))}
-    env.update(
-        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
-        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
-        ANSIBLE_NOCOLOR="1",
-        PATH=f"{ROOT / '.venv' / 'bin'}:{env.get('PATH', '')}",
-    )
+    env = playbook_env(ROOT / ".venv" / "bin")
     argv = [PLAYBOOK, name, *args] + (["--extra-vars", json.dumps(extra_vars)] if extra_vars else [])
     started = time.time()
     done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, check=False)

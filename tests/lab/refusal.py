@@ -48,15 +48,22 @@ class Run:
     stats: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
-def run_playbook(playbook: str, extra_vars: dict[str, Any], *args: str) -> Run:
-    """ansible-playbook with the project's ansible.cfg and the JSON callback."""
+def playbook_env(bin_dir: Path = BIN) -> dict[str, str]:
+    """This environment without Ansible's and Molecule's settings, with the project's ansible.cfg, the JSON callback
+    and bin_dir first on PATH."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("ANSIBLE_", "MOLECULE_"))}
     env.update(
         ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
         ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
         ANSIBLE_NOCOLOR="1",
-        PATH=f"{BIN}:{env.get('PATH', '')}",
+        PATH=f"{bin_dir}:{env.get('PATH', '')}",
     )
+    return env
+
+
+def run_playbook(playbook: str, extra_vars: dict[str, Any], *args: str) -> Run:
+    """ansible-playbook with the project's ansible.cfg and the JSON callback."""
+    env = playbook_env()
     done = subprocess.run(
         [str(BIN / "ansible-playbook"), playbook, "--extra-vars", json.dumps(extra_vars), *args],
         cwd=ROOT,
