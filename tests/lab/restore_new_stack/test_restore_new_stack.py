@@ -6,7 +6,8 @@ playbooks/stack.yml as a brand-new cluster, which gives it the same token layout
 tokens by node order, per data centre: the backup's token map is checked against it, node by node); then
 `restore.yml -e restore_tables=all -e stack=CassandraDBRestored -e from_stack=CassandraDB`: every table of the users,
 row counts and a checksum of every row equal to the source's, read at ALL on both. The new stack is removed with its
-data at the end.
+data at the end. First, a restore whose topology does not fit: backup r2 (tests/lab/restore) of three nodes into a
+one-node stack, refused before any change.
 
 Besides whatever the tests before it left (restoretest.t, and upgrade_test.rows of the QUORUM client), it writes its
 own keyspace first: a table named by a CQL keyword (the driver's schema export quotes it, `newstack."rows"`; the first
@@ -26,7 +27,7 @@ from typing import Any
 
 import pytest
 from cluster import superuser_password
-from refusal import run_playbook
+from refusal import refused, run_playbook
 from testinfra.host import Host
 
 testinfra_hosts = ["lab-manager"]
@@ -34,6 +35,7 @@ SOURCE, TARGET = "CassandraDB", "CassandraDBRestored"
 # A name of its own each run: Medusa refuses a backup name the node already holds.
 BACKUP = "n" + time.strftime("%Y%m%d%H%M%S")
 STACK_VARS = Path(__file__).resolve().parent / "stack.yml"
+ONE_NODE_VARS = Path(__file__).resolve().parent / "one_node_stack.yml"
 
 
 def cql(host: Host, node: str, ip: str, stack: str, statement: str) -> str:
@@ -80,6 +82,22 @@ def rows(host: Host, node: str, ip: str, stack: str, table: str) -> dict[str, An
     out = cql(host, node, ip, stack, f'SELECT * FROM "{keyspace}"."{name}";')
     body = sorted(line.strip() for line in [line for line in out.splitlines() if " | " in line][1:])
     return {"count": len(body), "sha256": hashlib.sha256("\n".join(body).encode()).hexdigest()}
+
+
+def test_a_backup_of_three_nodes_into_a_one_node_stack_is_refused(lab_host: Callable[[str], Host]) -> None:
+    deployed = run_playbook("playbooks/stack.yml", {}, "--extra-vars", f"@{ONE_NODE_VARS}")
+    try:
+        assert deployed.rc == 0, deployed.output
+        output = refused(lab_host, "restore.yml", {"backup_name": "r2", "restore_tables": "restoretest.t",
+                                                   "stack": "CassandraDBOneNode", "from_stack": SOURCE},
+                         "Refuse what cannot be restored")
+        tables = cql(lab_host("lab-host1"), "odb1", "10.42.0.63", "CassandraDBOneNode",
+                     "SELECT table_name FROM system_schema.tables WHERE keyspace_name = 'restoretest';")
+    finally:
+        run_playbook("remove.yml", {"stack": "CassandraDBOneNode", "delete_data": True})
+    assert ("backup 'r2' holds 3 nodes (10.42.0.48, 10.42.0.49, 10.42.0.50), the stack 1 (10.42.0.63): "
+            "the topology does not fit") in output, output
+    assert "(0 rows)" in tables, tables
 
 
 @pytest.fixture(scope="module")
