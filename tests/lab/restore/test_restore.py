@@ -4,7 +4,8 @@ Rows written at QUORUM, backup r1, more rows, backup r2 (differential); refusals
 node holds, a table not in the backup, a table that exists without restore_overwrite, a table of another schema);
 then the table dropped and restored from r2 while a QUORUM client (tests/lab/upgrade/cqlclient.py) keeps writing and
 reading: zero failed operations, and every row read back at ALL equal to the source (count and checksum); then the
-table truncated and restored from r1 with restore_overwrite: r1's rows exactly.
+table truncated and restored from r1 with restore_overwrite: r1's rows exactly; then the whole stack (every table of
+the users in r2) restored in place with restore_overwrite: r2's rows again.
 """
 
 from __future__ import annotations
@@ -180,3 +181,17 @@ def test_the_truncated_table_is_restored_from_r1_with_overwrite(lab_host: Callab
     assert run.rc == 0, run.output
     assert f"truncate first (restore_overwrite): {TABLE}" in lines_of(run, "Show the restore's plan"), run.output
     assert rows_at_all(host) == source["r1"]
+
+
+def test_the_whole_stack_is_restored_in_place_from_r2_with_overwrite(lab_host: Callable[[str], Host],
+                                                                     source: dict[str, Any]) -> None:
+    """After the test above the table holds r1's rows: every table of r2, truncated and loaded node by node."""
+    host = lab_host("lab-host1")
+    assert rows_at_all(host) == source["r1"]
+    run = restore({"backup_name": "r2", "restore_tables": "all", "restore_overwrite": True})
+    assert run.rc == 0, run.output
+    plan = lines_of(run, "Show the restore's plan")
+    print("\n".join(plan + lines_of(run, "Show what each node loaded")))
+    truncated = [line for line in plan if line.startswith("truncate first (restore_overwrite): ")]
+    assert truncated and TABLE in truncated[0], plan
+    assert rows_at_all(host) == source["r2"]
