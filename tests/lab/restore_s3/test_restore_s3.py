@@ -187,7 +187,7 @@ def test_a_wrong_ca_is_refused_in_seconds(server: Host, lab_host: Callable[[str]
 def test_a_ca_file_that_is_no_certificate_is_refused_by_the_preflight(
         server: Host, lab_host: Callable[[str], Host]) -> None:
     key = str(TLS / "server.key")
-    message, _ = refused(lab_host, {"cassandra_backup_s3_ca_file": key}, "Refuse what cannot be backed up")
+    message = refused(lab_host, {"cassandra_backup_s3_ca_file": key}, "Refuse what cannot be backed up")[0]
     assert f"cassandra_backup_s3_ca_file '{key}' is not a PEM certificate" in message, message
 
 
