@@ -44,9 +44,10 @@ def storage_problems(storage: dict[str, Any]) -> list[str]:
     if not storage.get("keys"):
         problems.append("cassandra_backup_s3_access_key_id and cassandra_backup_s3_secret_access_key must both be set "
                         "for cassandra_backup_storage=s3_compatible")
-    threshold = str(storage.get("multipart_threshold") or "")
-    if not _SIZE.match(threshold):
-        problems.append(f"cassandra_backup_s3_multipart_threshold '{threshold}' is not a size Medusa reads, like 20MB")
+    for setting in ("multipart_threshold", "multipart_chunksize"):
+        size = str(storage.get(setting) or "")
+        if not _SIZE.match(size):
+            problems.append(f"cassandra_backup_s3_{setting} '{size}' is not a size Medusa reads, like 20MB")
     return problems + _ca_problems(storage)
 
 

@@ -10,9 +10,9 @@ What it shows on the real lab:
   endpoint and the TLS error (Medusa alone retried such an error for more than 14 minutes); a CA file that is no
   certificate is refused by the preflight;
 - with the CA (cassandra_backup_s3_ca_file), every node's part goes to the bucket under CassandraDB/ and nothing into
-  the hosts' backup directories, with Medusa's multi_part_upload_threshold lowered to 5MB: each data file above it is
-  uploaded in parts of 8 MiB, as the server's own record shows (its multipart ETag "<md5>-<parts>" and its log of
-  the part uploads);
+  the hosts' backup directories, with Medusa's multi_part_upload_threshold and multipart_chunksize lowered to 5MB:
+  each data file above the threshold is uploaded in parts of 5 MiB, as the server's own record shows (its multipart
+  ETag "<md5>-<parts>" and its log of the part uploads);
 - `list` sees the backup complete on 3/3 nodes, `verify` passes, the dropped table comes back from it equal row for
   row at ALL, and the S3 keys are never printed.
 What it does not show: a real provider's behaviour (moto keeps objects in memory and checks no signature).
@@ -46,7 +46,8 @@ HOST_TLS = "/etc/corral-lab/restore-s3"
 KEYSPACE, TABLE, BACKUP = "s3test", "s3test.t", "s1"
 # 10,000 rows of 2 KB random bytes, compression off: a data file of about 20 MB on each node (every node a replica).
 ROWS, ROW_BYTES = 10_000, 2048
-THRESHOLD, PART = "5MB", 8 * 1024 * 1024
+# Medusa's sizes: MB is 1024 * 1024 bytes. Parts of 5 MiB, the least S3 takes but for the last.
+THRESHOLD, CHUNK, PART = "5MB", "5MB", 5 * 1024 * 1024
 # The server keeps every object in memory and checks no signature: the keys only have to reach Medusa unprinted.
 ACCESS_KEY = "corral-lab-" + secrets.token_hex(4)
 SECRET_KEY = secrets.token_hex(20)
@@ -55,6 +56,7 @@ S3 = {
     "cassandra_backup_s3_secure": True, "cassandra_backup_s3_ssl_verify": True, "cassandra_backup_s3_bucket": BUCKET,
     "cassandra_backup_s3_access_key_id": ACCESS_KEY, "cassandra_backup_s3_secret_access_key": SECRET_KEY,
     "cassandra_backup_s3_ca_file": str(TLS / "ca.pem"), "cassandra_backup_s3_multipart_threshold": THRESHOLD,
+    "cassandra_backup_s3_multipart_chunksize": CHUNK,
 }
 # The tests' own client in the server's container, over https with the CA: create the bucket, list it.
 CLIENT = f"""

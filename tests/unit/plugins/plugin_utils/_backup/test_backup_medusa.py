@@ -79,7 +79,7 @@ def test_refusals_name_the_problem(action: str, name: str, mode: str, read: dict
 
 
 S3 = {"storage": "s3_compatible", "host": "10.42.1.10", "port": 9000, "bucket": "corral-backups", "keys": True,
-      "secure": True, "ssl_verify": True, "multipart_threshold": "20MB"}
+      "secure": True, "ssl_verify": True, "multipart_threshold": "20MB", "multipart_chunksize": "50MB"}
 # community.crypto.x509_certificate_info's results (failed_when: false): a certificate read, and a failure.
 CA_READ = {"expired": False, "not_after": "20361205000000Z", "subject": {"commonName": "corral lab S3 CA"}}
 CA_EXPIRED = {**CA_READ, "expired": True, "not_after": "20251205000000Z"}
@@ -103,6 +103,7 @@ CA_UNREAD = {"failed": True, "msg": "Error while reading certificate file from d
         ({**S3, "multipart_threshold": "5242880"}, []),
         ({**S3, "multipart_threshold": "5 MiB"}, ["cassandra_backup_s3_multipart_threshold '5 MiB' is not a size"]),
         ({**S3, "multipart_threshold": ""}, ["cassandra_backup_s3_multipart_threshold '' is not a size"]),
+        ({**S3, "multipart_chunksize": "5 parts"}, ["cassandra_backup_s3_multipart_chunksize '5 parts' is not a size"]),
         ({**S3, "ca_file": "/etc/ca.pem", "ca": CA_READ}, []),
         ({**S3, "ca_file": "ca.pem", "ca": {"skipped": True}},
          ["cassandra_backup_s3_ca_file 'ca.pem' is not an absolute path of a file on the controller"]),
