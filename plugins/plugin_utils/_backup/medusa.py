@@ -22,6 +22,8 @@ STORAGES = ("local", "s3_compatible")
 # S3's bucket names: 3-63 lower-case letters, digits, '.', '-', starting and ending with a letter or digit.
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
+# Medusa's sizes (AbstractStorage._human_size_to_bytes): a number and a unit, or whole bytes.
+_SIZE = re.compile(r"^(\d+(\.\d+)?(B|KB|MB|GB|TB)|\d+)$")
 
 
 def storage_problems(storage: dict[str, Any]) -> list[str]:
@@ -42,7 +44,35 @@ def storage_problems(storage: dict[str, Any]) -> list[str]:
     if not storage.get("keys"):
         problems.append("cassandra_backup_s3_access_key_id and cassandra_backup_s3_secret_access_key must both be set "
                         "for cassandra_backup_storage=s3_compatible")
+    for setting in ("multipart_threshold", "multipart_chunksize"):
+        size = str(storage.get(setting) or "")
+        if not _SIZE.match(size):
+            problems.append(f"cassandra_backup_s3_{setting} '{size}' is not a size Medusa reads, like 20MB")
+    return problems + _ca_problems(storage)
+
+
+def _ca_problems(storage: dict[str, Any]) -> list[str]:
+    """cassandra_backup_s3_ca_file, as community.crypto.x509_certificate_info read it on the controller (`ca`)."""
+    path = str(storage.get("ca_file") or "")
+    if not path:
+        return []
+    if not path.startswith("/"):
+        return [f"cassandra_backup_s3_ca_file '{path}' is not an absolute path of a file on the controller"]
+    problems = []
+    if not _true(storage.get("secure")) or not _true(storage.get("ssl_verify")):
+        problems.append(f"cassandra_backup_s3_ca_file '{path}' is given, but the store's certificate is not checked: "
+                        "it needs cassandra_backup_s3_secure and cassandra_backup_s3_ssl_verify true")
+    info = storage.get("ca") or {}
+    if "expired" not in info:
+        reason = str(info.get("msg") or "it could not be read").strip()
+        problems.append(f"cassandra_backup_s3_ca_file '{path}' is not a PEM certificate: {reason}")
+    elif info.get("expired"):
+        problems.append(f"cassandra_backup_s3_ca_file '{path}' has expired ({info.get('not_after', '?')})")
     return problems
+
+
+def _true(value: Any) -> bool:
+    return str(value).strip().lower() in ("true", "yes", "1", "on")
 
 
 def nodes_from_reads(reads: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -229,13 +259,18 @@ def last_lines(output: str, count: int = 5) -> str:
     return " | ".join(lines[-count:]) or "(no output)"
 
 
-def verify_json(output: str) -> dict[str, Any]:
-    """The verify script's one JSON object (files/verify_node.py of the role) among Medusa's log lines."""
+def json_line(output: str, script: str) -> dict[str, Any]:
+    """A sidekick script's one JSON object among Medusa's log lines."""
     for line in output.splitlines():
         if line.startswith("{"):
             found: dict[str, Any] = json.loads(line)
             return found
-    raise ValueError(f"the verify script printed no result: {last_lines(output)}")
+    raise ValueError(f"{script} printed no result: {last_lines(output)}")
+
+
+def verify_json(output: str) -> dict[str, Any]:
+    """The verify script's result (files/verify_node.py of the role)."""
+    return json_line(output, "the verify script")
 
 
 def outputs(runs: list[dict[str, Any]]) -> dict[str, str]:
@@ -264,6 +299,8 @@ def report(action: str, outputs: dict[str, str], ips: dict[str, str]) -> dict[st
                 figures[node] = verify_json(outputs[node])
             elif action == "purge":
                 figures[node] = purge_figures(outputs[node])
+            elif action == "store":
+                figures[node] = json_line(outputs[node], "the store check")
         except ValueError as exc:
             problems.append(f"{node}: {exc}")
     if problems:
@@ -278,6 +315,8 @@ def report(action: str, outputs: dict[str, str], ips: dict[str, str]) -> dict[st
         lines = backups_table(backups(figures, ips), len(ips))
     elif action == "verify":
         lines, problems = _verify_lines(figures)
+    elif action == "store":
+        lines, problems = _store_lines(figures)
     else:
         lines = [
             f"{node}: {f['backups']} backups purged, {f['objects']} files freed ({f['size']})"
@@ -299,4 +338,51 @@ def _verify_lines(results: dict[str, dict[str, Any]]) -> tuple[list[str], list[s
             problems += [f"{node}: {error.strip()}" for error in result["errors"]]
         else:
             lines.append(f"{node}: {name} verified: {result.get('objects', '?')} files as the manifest lists them")
+    return lines, problems
+
+
+# What to do about each failure of files/check_store.py, by its error and the text of the TLS error.
+_STORE_HINTS = {
+    "connect": "no answer: check cassandra_backup_s3_host and cassandra_backup_s3_port, and that every node reaches it",
+    "http_404": "the bucket does not exist: create it first",
+    "http_403": "the store refused the keys (cassandra_backup_s3_access_key_id, cassandra_backup_s3_secret_access_key) "
+                "or their rights on the bucket",
+    "trust_store": "the sidekick image is not the one the role expects (lab/images/medusa)",
+}
+
+
+def store_hint(result: dict[str, Any]) -> str:
+    error, detail = str(result.get("error")), str(result.get("detail", ""))
+    if error != "tls":
+        return _STORE_HINTS.get(error, "")
+    if "mismatch" in detail:
+        return "its certificate does not name the host the nodes reach it by (cassandra_backup_s3_host)"
+    if "CERTIFICATE_VERIFY_FAILED" in detail:
+        if result.get("ca"):
+            return "its certificate is not signed by the CA of cassandra_backup_s3_ca_file"
+        return "its certificate is not signed by a CA the sidekick trusts: give that CA as cassandra_backup_s3_ca_file"
+    if "NO_CERTIFICATE_OR_CRL_FOUND" in detail:
+        return "cassandra_backup_s3_ca_file holds no PEM certificate (a DER file must be converted to PEM)"
+    if "WRONG_VERSION_NUMBER" in detail or "record layer" in detail:
+        return "it does not answer TLS on that port (cassandra_backup_s3_secure=false for http)"
+    return ""
+
+
+def _store_lines(results: dict[str, dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """Each node's check of its S3 store (files/check_store.py) -> a line per node, or a problem per node."""
+    lines: list[str] = []
+    problems: list[str] = []
+    for node, result in sorted(results.items()):
+        store = f"{result.get('endpoint', '?')} (bucket {result.get('bucket', '?')})"
+        if result.get("ok"):
+            checked = "certificate checked" if result.get("verify") else "certificate not checked"
+            if not str(result.get("endpoint", "")).startswith("https:"):
+                checked = "plain http"
+            lines.append(f"{node}: {store} answered in {result.get('seconds', '?')} s, {checked}")
+            continue
+        error = str(result.get("error", "?"))
+        what = {"tls": "TLS", "connect": "connection"}.get(error, error.replace("_", " ").upper())
+        hint = store_hint(result)
+        problems.append(f"{node} cannot use the S3 store {store} after {result.get('seconds', 0)} s: {what}: "
+                        f"{result.get('detail', '')}" + (f" ({hint})" if hint else ""))
     return lines, problems

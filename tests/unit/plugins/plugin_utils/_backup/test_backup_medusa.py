@@ -78,7 +78,12 @@ def test_refusals_name_the_problem(action: str, name: str, mode: str, read: dict
     assert expected in str(refusal.value)
 
 
-S3 = {"storage": "s3_compatible", "host": "10.42.1.10", "port": 9000, "bucket": "corral-backups", "keys": True}
+S3 = {"storage": "s3_compatible", "host": "10.42.1.10", "port": 9000, "bucket": "corral-backups", "keys": True,
+      "secure": True, "ssl_verify": True, "multipart_threshold": "20MB", "multipart_chunksize": "50MB"}
+# community.crypto.x509_certificate_info's results (failed_when: false): a certificate read, and a failure.
+CA_READ = {"expired": False, "not_after": "20361205000000Z", "subject": {"commonName": "corral lab S3 CA"}}
+CA_EXPIRED = {**CA_READ, "expired": True, "not_after": "20251205000000Z"}
+CA_UNREAD = {"failed": True, "msg": "Error while reading certificate file from disk: [Errno 2] No such file"}
 
 
 @pytest.mark.parametrize(
@@ -94,6 +99,23 @@ S3 = {"storage": "s3_compatible", "host": "10.42.1.10", "port": 9000, "bucket": 
         ({**S3, "bucket": "a..b"}, ["cassandra_backup_s3_bucket 'a..b' is not an S3 bucket name"]),
         ({**S3, "port": 0}, ["cassandra_backup_s3_port '0' is not a port number"]),
         ({**S3, "keys": False}, ["cassandra_backup_s3_access_key_id and cassandra_backup_s3_secret_access_key must both"]),
+        ({**S3, "multipart_threshold": "5MB"}, []),
+        ({**S3, "multipart_threshold": "5242880"}, []),
+        ({**S3, "multipart_threshold": "5 MiB"}, ["cassandra_backup_s3_multipart_threshold '5 MiB' is not a size"]),
+        ({**S3, "multipart_threshold": ""}, ["cassandra_backup_s3_multipart_threshold '' is not a size"]),
+        ({**S3, "multipart_chunksize": "5 parts"}, ["cassandra_backup_s3_multipart_chunksize '5 parts' is not a size"]),
+        ({**S3, "ca_file": "/etc/ca.pem", "ca": CA_READ}, []),
+        ({**S3, "ca_file": "ca.pem", "ca": {"skipped": True}},
+         ["cassandra_backup_s3_ca_file 'ca.pem' is not an absolute path of a file on the controller"]),
+        ({**S3, "ca_file": "/etc/ca.pem", "ca": CA_UNREAD},
+         ["cassandra_backup_s3_ca_file '/etc/ca.pem' is not a PEM certificate: Error while reading certificate file"]),
+        ({**S3, "ca_file": "/etc/ca.pem", "ca": CA_EXPIRED},
+         ["cassandra_backup_s3_ca_file '/etc/ca.pem' has expired (20251205000000Z)"]),
+        ({**S3, "ca_file": "/etc/ca.pem", "ca": CA_READ, "secure": "False"},
+         ["cassandra_backup_s3_ca_file '/etc/ca.pem' is given, but the store's certificate is not checked"]),
+        ({**S3, "ca_file": "/etc/ca.pem", "ca": CA_READ, "ssl_verify": False},
+         ["cassandra_backup_s3_ca_file '/etc/ca.pem' is given, but the store's certificate is not checked"]),
+        ({"storage": "local", "ca_file": "ca.pem", "multipart_threshold": "x"}, []),
     ],
 )
 def test_the_store_settings_are_checked(storage: dict[str, Any], expected: list[str]) -> None:
@@ -205,3 +227,56 @@ def test_outputs_of_the_sidekicks() -> None:
         {"item": {"name": "cdb2"}, "failed": True, "msg": "Error starting container: no such image"},
     ]
     assert medusa.outputs(runs) == {"cdb1": "done", "cdb2": "Error starting container: no such image"}
+
+
+ENDPOINT = "https://10.42.1.10:9000"
+UNTRUSTED = (f"SSL validation failed for {ENDPOINT}/corral-backups [SSL: CERTIFICATE_VERIFY_FAILED] certificate "
+             "verify failed: unable to get local issuer certificate (_ssl.c:1006)")
+
+
+def store(ok: bool, **result: Any) -> str:
+    base = {"endpoint": ENDPOINT, "bucket": "corral-backups", "verify": True, "ca": False, "ok": ok, "seconds": 0.04}
+    return "[2026-12-07 01:00:00,000] INFO: Using credentials CensoredCredentials(...)\n" + json.dumps({**base, **result})
+
+
+@pytest.mark.parametrize(
+    ("result", "problem"),
+    [
+        ({"error": "tls", "detail": UNTRUSTED},
+         f"cdb2 cannot use the S3 store {ENDPOINT} (bucket corral-backups) after 0.04 s: TLS: {UNTRUSTED} (its "
+         "certificate is not signed by a CA the sidekick trusts: give that CA as cassandra_backup_s3_ca_file)"),
+        ({"error": "tls", "detail": UNTRUSTED, "ca": True}, "(its certificate is not signed by the CA of "
+         "cassandra_backup_s3_ca_file)"),
+        ({"error": "tls", "detail": "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: IP address mismatch, "
+          "certificate is not valid for '10.42.1.10'", "ca": True},
+         "(its certificate does not name the host the nodes reach it by (cassandra_backup_s3_host))"),
+        ({"error": "tls", "detail": "[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)"},
+         "(it does not answer TLS on that port (cassandra_backup_s3_secure=false for http))"),
+        ({"error": "tls", "detail": f"SSL validation failed for {ENDPOINT}/corral-backups [X509: NO_CERTIFICATE_OR_CRL_FOUND] "
+          "no certificate or crl found (_ssl.c:4154)", "ca": True},
+         "(cassandra_backup_s3_ca_file holds no PEM certificate (a DER file must be converted to PEM))"),
+        ({"error": "connect", "detail": f'Could not connect to the endpoint URL: "{ENDPOINT}/corral-backups"'},
+         "connection: Could not connect to the endpoint URL"),
+        ({"error": "http_404", "detail": "An error occurred (404) when calling the HeadBucket operation: Not Found"},
+         "HTTP 404: An error occurred (404) when calling the HeadBucket operation: Not Found (the bucket does not "
+         "exist: create it first)"),
+        ({"error": "http_403", "detail": "An error occurred (403) when calling the HeadBucket operation: Forbidden"},
+         "(the store refused the keys"),
+    ],
+)
+def test_a_node_that_cannot_use_its_store_is_named_with_the_error_and_what_to_do(
+        result: dict[str, Any], problem: str) -> None:
+    out = medusa.report("store", {"cdb1": store(True), "cdb2": store(False, **result)}, IPS)
+    assert out["lines"] == [f"cdb1: {ENDPOINT} (bucket corral-backups) answered in 0.04 s, certificate checked"]
+    assert len(out["problems"]) == 1 and problem in out["problems"][0], out["problems"]
+
+
+def test_a_store_check_that_printed_nothing_is_a_problem() -> None:
+    out = medusa.report("store", {"cdb1": "Traceback (most recent call last):\nKeyError: 'x'"}, IPS)
+    assert out["problems"] == ["cdb1: the store check printed no result: Traceback (most recent call last): | "
+                               "KeyError: 'x'"]
+
+
+def test_plain_http_is_said_so() -> None:
+    out = medusa.report("store", {"cdb1": store(True, endpoint="http://10.42.1.10:9000", verify=False)}, IPS)
+    assert out["lines"] == ["cdb1: http://10.42.1.10:9000 (bucket corral-backups) answered in 0.04 s, plain http"]
