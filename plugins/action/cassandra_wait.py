@@ -24,8 +24,10 @@ from ansible_collections.corral.cassandra.plugins.plugin_utils._stack.wait impor
     asks,
     crashed,
     elapsed,
+    first_error,
     first_error_command,
     judge,
+    keep_log_command,
     look_command,
     parse_look,
     restart_baseline,
@@ -116,7 +118,8 @@ class _Waiter:
                 why = crashed(look, self.baseline.get(name))
                 if why:
                     error = self._first_error(name)
-                    if self._heal(node, why, error):
+                    kept = self._keep_log(name)
+                    if self._heal(node, why, error, kept):
                         verdicts[name] = {"stage": "started again", "ready": False, "problems": ["started again"]}
                         continue
                     if look.status == "running" and args["tolerate_restart"] and not self.tolerated.get(name):
@@ -125,7 +128,10 @@ class _Waiter:
                         self.baseline[name] = look.restarts
                         self._say(f"{name}: {why}{': ' + error if error else ''}; it runs again")
                     else:
-                        message = f"{name} on {self.host}: {why}" + (f": {error}" if error else "")
+                        message = (
+                            f"{name} on {self.host}: {why}" + (f": {error}" if error else "")
+                            + (f" (its whole log is kept in {kept} on {self.host})" if kept else "")
+                        )
                         self._share(message)
                         return dict(self._failed(message, looks), crashed=True)
                 asked = asks(node, self.gate, args["schema_node"])
@@ -145,17 +151,23 @@ class _Waiter:
             time.sleep(min(args["poll"], EARLY_POLL) if early else args["poll"])
 
     def _first_error(self, name: str) -> str:
-        line = str(self._run(first_error_command(name)).get("stdout") or "").strip()
-        return line.splitlines()[0][:400] if line else ""
+        return first_error(str(self._run(first_error_command(name)).get("stdout") or ""))
 
-    def _heal(self, node: dict[str, Any], why: str, error: str) -> bool:
+    def _keep_log(self, name: str) -> str:
+        kept = self._run(keep_log_command(name))
+        return str(kept.get("stdout") or "").strip() if kept.get("rc") == 0 else ""
+
+    def _heal(self, node: dict[str, Any], why: str, error: str, kept: str) -> bool:
         """A brand-new node whose first boot failed: reset it (the module refuses one with data) and start it again."""
         name = str(node["name"])
         if not self.args["heal_first_boot"] or self.attempts.get(name, 0) >= self.args["heal_attempts"]:
             return False
         self.attempts[name] = self.attempts.get(name, 0) + 1
         attempt = f"attempt {self.attempts[name]} of {self.args['heal_attempts']}"
-        self._say(f"{name}: first boot failed ({why}{': ' + error if error else ''}); resetting it, {attempt}")
+        self._say(
+            f"{name}: first boot failed ({why}{': ' + error if error else ''}{'; its log kept in ' + kept if kept else ''});"
+            f" resetting it, {attempt}"
+        )
         reset = self.action._execute_module(
             module_name="corral.cassandra.cassandra_node",
             module_args={

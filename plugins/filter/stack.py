@@ -91,18 +91,25 @@ def topology_change(
     remove: list[Any],
     delete_data: bool = False,
     replace: list[Any] | None = None,
+    owed: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The stack model + what the hosts hold + the stack's containers on each host -> joins, cleanup, leaves,
-    replaces, plan."""
+    """The stack model + what the hosts hold + the stack's containers on each host (+ the cleanup notes read on
+    each host) -> joins, cleanup, notes, leaves, replaces, plan."""
+    notes: dict[str, list[str]] = {}
+    for stdout in _plain(owed or {}).values():
+        for name, joiners in topology.parse_owed(str(stdout or "")).items():
+            notes[name] = list(dict.fromkeys([*notes.get(name, []), *joiners]))
     with refused("the nodes of the inventory differ from the nodes that run; nothing was changed", model.StackError):
         return topology.topology(
-            _plain(stack), _plain(observed), _plain(reads), _plain(remove), bool(delete_data), _plain(replace or [])
+            _plain(stack), _plain(observed), _plain(reads), _plain(remove), bool(delete_data), _plain(replace or []),
+            notes,
         )
 
 
 @refusing
 def removal_check(change: dict[str, Any], stack: dict[str, Any], looks: dict[str, Any], keyspaces: str) -> dict[str, Any]:
-    """The topology change + the look at every node (per host) + cqlsh's keyspace rows -> {} or a refusal."""
+    """The topology change + the look at every node (per host) + cqlsh's keyspace rows -> {plan} (the change's
+    plan, each leaver's line saying what becomes of a decommission an earlier run began) or a refusal."""
     seen: dict[str, dict[str, str]] = {}
     for stdout in _plain(looks).values():
         seen.update(topology.parse_looks(str(stdout or "")))
@@ -120,7 +127,7 @@ def removal_check(change: dict[str, Any], stack: dict[str, Any], looks: dict[str
         problems += topology.replacement_problems(_plain(stack), _plain(change), seen)
         if problems:
             raise ValueError("\n".join(problems))
-    return {}
+    return {"plan": topology.plan_with_progress(plain_change, seen)}
 
 
 def repair_reason(replaced: dict[str, Any], now: float, policy: str) -> str:

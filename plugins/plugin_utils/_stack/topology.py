@@ -33,6 +33,16 @@ _LOCAL_STRATEGIES = ("LocalStrategy", "EverywhereStrategy")
 # Active compactions of a repair (3.x to 5.0 compactionstats).
 _REPAIR_COMPACTIONS = ("Validation", "Anticompaction")
 _MODE = re.compile(r"^Mode:\s*(\S+)", flags=re.M)
+_ADDRESS = re.compile(r"\b(\d{1,3}(?:\.\d{1,3}){3})\b")
+DECOMMISSION = "decommission, then remove its containers"
+# A leaver's mode at the start of a run -> what the run does with it (the decommission of an earlier run).
+# 3.9 refuses a second decommission of a LEAVING node and finishes the first on its own; 3.10 to 4.1 refuse one
+# while it runs; 5.0 marks a failed one DECOMMISSION_FAILED and resumes it when asked again.
+_RESUMED_DECOMMISSION = {
+    "LEAVING": "its decommission, begun in an earlier run, is under way: wait for it to end, then remove its containers",
+    "DECOMMISSIONED": "decommissioned in an earlier run: remove its containers",
+    "DECOMMISSION_FAILED": "resume its decommission, which failed in an earlier run, then remove its containers",
+}
 
 
 def _labels(container: dict[str, Any]) -> dict[str, str]:
@@ -149,6 +159,17 @@ def replacements(stack: dict[str, Any], observed: dict[str, Any], reads: dict[st
     return found
 
 
+def parse_owed(stdout: str) -> dict[str, list[str]]:
+    """Lines '<node> <joiner> ...' (a node's cleanup note, read on its host) -> {node: [joiners]}."""
+    owed: dict[str, list[str]] = {}
+    for line in (stdout or "").splitlines():
+        words = line.split()
+        if words:
+            owed.setdefault(words[0], [])
+            owed[words[0]] += [word for word in words[1:] if word not in owed[words[0]]]
+    return owed
+
+
 def topology(
     stack: dict[str, Any],
     observed: dict[str, Any],
@@ -156,12 +177,15 @@ def topology(
     remove: list[str],
     delete_data: bool,
     replace: list[str] | None = None,
+    owed: dict[str, list[str]] | None = None,
 ) -> dict[str, Any]:
-    """What changes in the ring: joins (in order), cleanup (the nodes to clean up after them, in order),
-    leaves (the nodes to decommission), replaces (replacements()), empty (empty_nodes(): the ring says whether
-    each joins or is dead) and plan (one line each). StackError when a running node is not in the inventory and
-    not named in cassandra_stack_remove_nodes, a name there is a node of the inventory, a name in
-    cassandra_stack_replace_nodes is not, or a replacement comes with other changes of the ring.
+    """What changes in the ring: joins (in order), cleanup (the nodes to clean up after them, in order, and those
+    that still owe one after a run stopped before it ran: owed, {node: joiners}, from their notes), notes ({node:
+    joiners} to write in each node's note before the joiners start), leaves (the nodes to decommission), replaces
+    (replacements()), empty (empty_nodes(): the ring says whether each joins or is dead) and plan (one line each).
+    StackError when a running node is not in the inventory and not named in cassandra_stack_remove_nodes, a name
+    there is a node of the inventory, a name in cassandra_stack_replace_nodes is not, or a replacement comes with
+    other changes of the ring.
     """
     names = [node["name"] for node in stack["nodes"]]
     remove = [str(name) for name in remove or []]
@@ -216,17 +240,24 @@ def topology(
     if problems:
         raise StackError("\n".join(problems))
     # Each joiner takes ranges from every node that held data before it, earlier joiners included.
-    cleanup = [name for name in names if name not in joins[-1:]] if joins else []
+    owed = {name: list(joiners) for name, joiners in (owed or {}).items() if name in names and name not in joins}
+    owing = [name for name in names if name in owed]
+    cleanup = [name for name in names if name not in joins[-1:]] if joins else owing
     kept = "deleted" if delete_data else "kept"
     plan = [
         f"{name}: join by bootstrap" + (f", then cleanup on {', '.join(cleanup)}" if name == joins[-1] else "")
         for name in joins
-    ] + [
-        f"{node['name']}: decommission, then remove its containers; {node['data_dir']} {kept}" for node in leaving
+    ] + (
+        [f"{', '.join(owing)}: cleanup owed since {', '.join(sorted({j for name in owing for j in owed[name]}))} "
+         "joined (an earlier run stopped before it ran)"]
+        if owing and not joins else []
+    ) + [
+        f"{node['name']}: {DECOMMISSION}; {node['data_dir']} {kept}" for node in leaving
     ] + [replace_line(node) for node in replaces]
     return {
         "joins": joins,
         "cleanup": cleanup,
+        "notes": {name: list(dict.fromkeys([*owed.get(name, []), *joins])) for name in cleanup} if joins else {},
         "leaves": leaving,
         "replaces": replaces,
         "empty": [name for name in empty_nodes(stack, observed) if name not in joins] + joins,
@@ -300,6 +331,22 @@ def streaming(netstats: str) -> bool:
     return "Not sending any streams" not in (netstats or "")
 
 
+def stream_peers(netstats: str) -> set[str]:
+    """The addresses that `nodetool netstats` names in its stream sessions (before its read repair figures)."""
+    sessions = (netstats or "").split("Read Repair Statistics", 1)[0]
+    return set(_ADDRESS.findall(sessions))
+
+
+def plan_with_progress(change: dict[str, Any], looks: dict[str, dict[str, str]]) -> list[str]:
+    """The plan's lines, each leaver's saying what becomes of a decommission an earlier run began (its mode)."""
+    lines = list(change["plan"])
+    for node in change["leaves"]:
+        resumed = _RESUMED_DECOMMISSION.get(node_mode((looks.get(node["name"]) or {}).get("netstats", "")))
+        if resumed:
+            lines = [line.replace(f"{node['name']}: {DECOMMISSION}", f"{node['name']}: {resumed}", 1) for line in lines]
+    return lines
+
+
 def repair_compactions(compactionstats: str) -> list[str]:
     """The active compactions of a repair that `nodetool compactionstats` lists."""
     return [
@@ -322,8 +369,13 @@ def removal_problems(stack: dict[str, Any], change: dict[str, Any], looks: dict[
     if not leaving:
         return []
     problems: list[str] = []
-    # A leaver that finished its decommission (a run killed after it) only has its containers removed.
-    done = {node["name"] for node in leaving if node_mode(looks.get(node["name"], {}).get("netstats", "")) == "DECOMMISSIONED"}
+    # A leaver that finished its decommission (a run killed after it) only has its containers removed; one whose
+    # decommission is under way or failed (a run killed during it) is waited for or resumed: the ring shows it
+    # leaving, and the nodes that take its ranges stream from it.
+    modes = {node["name"]: node_mode(looks.get(node["name"], {}).get("netstats", "")) for node in leaving}
+    done = {name for name, mode in modes.items() if mode == "DECOMMISSIONED"}
+    resuming = {node["ip"] for node in leaving if modes[node["name"]] in ("LEAVING", "DECOMMISSION_FAILED")}
+    leaver_names = {node["name"] for node in leaving}
     members = [(node["name"], node["host"], node["ip"]) for node in stack["nodes"]] + [
         (node["name"], node["host"], node["ip"]) for node in leaving if node["name"] not in done
     ]
@@ -336,12 +388,14 @@ def removal_problems(stack: dict[str, Any], change: dict[str, Any], looks: dict[
         if not ring:
             problems.append(f"node {name} on {host} does not answer nodetool status")
         for row in ring:
-            if row["state"] != "UN":
+            if row["state"] != "UN" and not (row["address"] in resuming and row["state"] == "UL"):
                 problems.append(f"node {name} sees {row['address']} as {output.describe_state(row['state'])}")
         mode = node_mode(look.get("netstats", ""))
-        if mode and mode != "NORMAL" and not (name in {n["name"] for n in leaving} and mode == "LEAVING"):
+        if mode and mode != "NORMAL" and not (name in leaver_names and mode in ("LEAVING", "DECOMMISSION_FAILED")):
             problems.append(f"node {name} is {mode}, not NORMAL")
-        if streaming(look.get("netstats", "")) and mode != "LEAVING":
+        peers = stream_peers(look.get("netstats", ""))
+        own = name in leaver_names and mode in ("LEAVING", "DECOMMISSION_FAILED")
+        if streaming(look.get("netstats", "")) and not own and not (peers and peers <= resuming):
             problems.append(f"node {name} is streaming (nodetool netstats): wait until it ends")
         for kind in sorted(set(repair_compactions(look.get("compactionstats", "")))):
             problems.append(f"a repair is under way on node {name} ({kind} in nodetool compactionstats): wait until it ends")

@@ -188,17 +188,36 @@ def crashed(look: Look, baseline: int | None) -> str | None:
     return None
 
 
-# The first line that says why a JVM died, from the container's log (its last start's, at the end).
-# Lines logged at INFO and below are left out: every 3.9 node logs "INFO ... Unable to load
-# cassandra-topology.properties", which hid the error of a replacement that exited (seen on the lab).
+# The first line that says why a JVM died, from the container's log (its last start's, at the end), with the line
+# after it (an ERROR's exception and its message). Lines logged at INFO and below are left out: every 3.9 node logs
+# "INFO ... Unable to load cassandra-topology.properties", which hid the error of a replacement that exited (seen on
+# the lab).
 FIRST_ERROR_COMMAND = (
-    "docker logs --tail 400 {name} 2>&1 | grep -Ev '^(INFO|DEBUG|TRACE) ' | grep -E -m1 "
+    "docker logs --tail 400 {name} 2>&1 | grep -Ev '^(INFO|DEBUG|TRACE) ' | grep -E -m1 -A1 "
     "'Exception \\(|^ERROR|Exception:|Error:|error=|Cannot allocate|Unable to|Invalid|refused to start' || true"
 )
+# Where a crashed node's whole log is kept on its host: the container, and its log with it, may be replaced next
+# (a first boot reset, a re-run that recreates it).
+KEPT_LOG_DIR = "/var/log/corral-cassandra"
 
 
 def first_error_command(name: str) -> str:
     return FIRST_ERROR_COMMAND.format(name=shlex.quote(name))
+
+
+def first_error(stdout: str) -> str:
+    """What first_error_command() printed -> one line: the error and the line after it, joined."""
+    lines = [line.strip() for line in stdout.splitlines() if line.strip() and line.strip() != "--"][:2]
+    return " / ".join(lines)[:600]
+
+
+def keep_log_command(name: str) -> str:
+    """Copies the node's container log (with docker's timestamps) to a new file of KEPT_LOG_DIR; prints its path."""
+    quoted = shlex.quote(name)
+    return (
+        f"f={KEPT_LOG_DIR}/{quoted}-$(date -u +%Y%m%dT%H%M%SZ).log; mkdir -p {KEPT_LOG_DIR} && "
+        f'docker logs -t {quoted} >"$f" 2>&1 && echo "$f"'
+    )
 
 
 def restart_baseline(started: list[dict[str, Any]]) -> dict[str, int | None]:

@@ -1,17 +1,22 @@
 """Nodes added to and removed from the inventory, on a cluster with data (the three-node stack of the prepare,
 and a fourth lab host, lab-host4, labelled hostname=cassandra4).
 
-- cdb4 added to cassandra_stack_nodes: check mode shows the plan and changes nothing; site.yml bootstraps it,
-  then cleans up cdb1, cdb2, cdb3 one at a time (their logs); every row reads back at ALL.
+- cdb4 added to cassandra_stack_nodes: check mode shows the plan and changes nothing; site.yml bootstraps it and
+  is killed (SIGKILL to its process group) during cdb1's cleanup. Each node that still owes its cleanup has its
+  note; the check run names them; the next run cleans up those and only those (their logs); cdb1, cdb2, cdb3 were
+  cleaned up one at a time; every row reads back at ALL; a further run changes nothing.
 - cdb4 taken out again: refused without cassandra_stack_remove_nodes, refused while a keyspace has replication
-  factor 4, refused while cdb2 is down, each with no container changed; then decommissioned, its containers
-  removed and its host directory kept; every row reads back at ALL; a re-run changes nothing.
+  factor 4, refused while cdb2 is down, each with no container changed. Then, with 9 MB more to stream and cdb4's
+  streams throttled, site.yml is killed while cdb4 is LEAVING: the check run says its decommission is under way
+  and is waited for (not refused as streaming), the next run waits for it (never asking for a second one) and
+  removes its containers, its host directory kept; every row reads back at ALL; a further run changes nothing.
 - Replacing a node refused while it is up, and for a node whose address is not in the ring. Then cdb3 dies with its
-  disk (its container stopped, its host directory emptied): site.yml is refused while it is not named for
-  replacement, and while cdb2 is down too; named in cassandra_stack_replace_nodes, a new cdb3 takes over the dead
-  one's tokens (the same tokens as before, streamed: its SSTables are back on disk), is not repaired (down minutes,
-  within the hint window) and runs without the replacement option; every row reads back at ALL; a re-run changes
-  nothing.
+  disk (its container stopped, its host directory emptied) and rows are written at QUORUM while it is down:
+  site.yml is refused while it is not named for replacement, and while cdb2 is down too; named in
+  cassandra_stack_replace_nodes, with a hint window of 20 s for the test, a new cdb3 takes over the dead one's tokens
+  (the same tokens as before, streamed: its SSTables are back on disk), is repaired as it was down longer than that
+  (system_distributed.repair_history shows its repair) and runs without the replacement option; every row, those
+  written while it was down too, reads back at ALL; a re-run changes nothing.
 
 - A fault: a setting that needs new containers (a JVM option), rolled by site.yml one node at a time, with cdb2 also
   given an option its JVM refuses: cdb1 is recreated and passes its gates, cdb2's health gate stops the run (naming
@@ -27,7 +32,12 @@ Each test starts from what the one before left.
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shlex
+import signal
+import subprocess
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -35,8 +45,8 @@ from typing import Any
 
 import pytest
 import testinfra
-from cluster import NODES, cql, nodetool, select_count, wait_until_up_normal, write_rows
-from refusal import ROOT, Run, containers, refusals, run_playbook
+from cluster import NODES, cql, nodetool, select_count, superuser_password, wait_until_up_normal, write_rows
+from refusal import BIN, ROOT, Run, containers, playbook_env, refusals, run_playbook
 from testinfra.host import Host
 
 testinfra_hosts = ["lab-manager"]
@@ -55,6 +65,14 @@ UNLISTED_TASK = "Refuse a node missing from the inventory, or named for removal 
 REMOVAL_TASK = "Refuse a removal or a replacement the cluster cannot take now"
 REPAIR_TASK = "Say why the replacement is repaired, or why not: cdb3"
 REPLACE_OPTION = "-Dcassandra.replace_address_first_boot="
+# The note in a node's data directory of the cleanup it owes (the role's __cassandra_stack_cleanup_note).
+CLEANUP_NOTE = "/cassandra/data/corral-cleanup-owed"
+# Rows of about 16 KB (incompressible) for cdb4 to stream while it leaves, throttled to 1 Mbit/s: a decommission
+# that lasts long enough to be killed and looked at.
+BLOB_ROWS = 600
+# A hint window short enough for the dead cdb3 to be down longer (it is down for minutes): its replacement is repaired.
+HINT_WINDOW = {"cassandra_yaml": {"max_hint_window_in_ms": 20000}}
+WHILE_DOWN_ROWS = 100
 # When the add began: the cleanup lines of the nodes' logs are read from then on.
 STARTED: dict[str, str] = {}
 # cdb3's tokens before it died, as cdb1 sees the ring.
@@ -130,6 +148,72 @@ def cleanup_times(lab: Callable[[str], Host], node: str, host_name: str, since: 
     return [datetime.fromisoformat(stamp[:26].rstrip("Z") + "+00:00") for stamp in stamps]
 
 
+def killed(extra_vars: dict[str, Any], when: Callable[[], bool], timeout: float = 900) -> float:
+    """site.yml, killed with SIGKILL (its whole process group: workers and connections too) once `when` holds.
+    Seconds until the kill; fails when the run ended first."""
+    began = time.monotonic()
+    TIMINGS.parent.mkdir(parents=True, exist_ok=True)
+    with open(TIMINGS.parent / "killed-run.json", "w") as out:
+        run = subprocess.Popen(
+            [str(BIN / "ansible-playbook"), "site.yml", "--extra-vars", json.dumps(extra_vars), *INVENTORY],
+            cwd=ROOT, env=playbook_env(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        try:
+            while not when():
+                assert run.poll() is None, f"site.yml ended (rc {run.returncode}) before it could be killed"
+                assert time.monotonic() - began < timeout, "site.yml was not killed in time"
+        finally:
+            if run.poll() is None:
+                os.killpg(run.pid, signal.SIGKILL)
+            run.wait()
+    return time.monotonic() - began
+
+
+def on_host(host: Host, condition: str, seconds: int = 5) -> bool:
+    """Whether a shell condition holds on the host within `seconds`, tried every 0.1 s there."""
+    return host.run(f"timeout {seconds} sh -c {shlex.quote(f'until {condition}; do sleep 0.1; done')}").rc == 0
+
+
+def cleanup_notes(lab: Callable[[str], Host]) -> dict[str, str]:
+    """Each node's cleanup note (the joiners it owes a cleanup for), of the nodes that have one."""
+    notes = {}
+    for node, host_name in {**{node: host for node, (host, *_r) in NODES.items()}, "cdb4": "lab-host4"}.items():
+        read = lab(host_name).run(f"cat {CLEANUP_NOTE}")
+        if read.rc == 0:
+            notes[node] = read.stdout.strip()
+    return notes
+
+
+def driver(lab: Callable[[str], Host], script: str) -> str:
+    """A Python script run in cdb1's container with the Python driver (the image's), given `session`, logged in."""
+    prelude = (
+        "import os\n"
+        "from cassandra import ConsistencyLevel\n"
+        "from cassandra.auth import PlainTextAuthProvider\n"
+        "from cassandra.cluster import Cluster\n"
+        "from cassandra.concurrent import execute_concurrent_with_args\n"
+        "from cassandra.query import SimpleStatement\n"
+        "cluster = Cluster(['10.42.0.48'], auth_provider=PlainTextAuthProvider('admin', os.environ['CQLPW']))\n"
+        "session = cluster.connect()\n"
+        "session.default_timeout = 120\n"
+    )
+    command = (
+        f"docker exec -i -e CQLPW={shlex.quote(superuser_password())} cdb1 python3 - <<'PYTHON'\n"
+        f"{prelude}{script}\ncluster.shutdown()\nPYTHON"
+    )
+    done = lab("lab-host1").run(command)
+    assert done.rc == 0, done.stdout + done.stderr
+    return str(done.stdout)
+
+
+def blob_rows_at_all(lab: Callable[[str], Host]) -> int:
+    out = driver(lab, (
+        f"statement = SimpleStatement('SELECT id FROM {KEYSPACE}.blob', consistency_level=ConsistencyLevel.ALL, "
+        "fetch_size=100)\nprint('rows', len(list(session.execute(statement))))"
+    ))
+    return int(re.findall(r"^rows (\d+)$", out, flags=re.M)[-1])
+
+
 def test_rows_are_written_at_quorum(lab: Callable[[str], Host]) -> None:
     write_rows(lab("lab-host1"), "cdb1", KEYSPACE, ROWS)
     # On disk, so that the cleanup after the add has SSTables to clean.
@@ -146,18 +230,41 @@ def test_adding_cdb4_in_check_mode_shows_the_plan_and_changes_nothing(lab: Calla
     assert containers(lab, HOSTS) == before
 
 
-def test_cdb4_joins_by_bootstrap_then_the_others_are_cleaned_up_one_at_a_time(lab: Callable[[str], Host]) -> None:
+def test_cdb4_joins_and_the_run_killed_during_cdb1s_cleanup_is_finished_by_the_next(lab: Callable[[str], Host]) -> None:
     STARTED["at"] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    began = time.monotonic()
-    run = site({"cassandra_stack_nodes": FOUR})
-    took = time.monotonic() - began
-    assert run.rc == 0, run.output
-    note(f"site.yml adding cdb4 (bootstrap, then cleanup of three nodes): {took:.0f} s")
-    assert canary(run, "the add") == ["one node at a time: cdb4", "cleanup on cdb1, cdb2, cdb3"]
+    host1 = lab("lab-host1")
+    took = killed({"cassandra_stack_nodes": FOUR}, lambda: on_host(host1, "pgrep -f '[n]odetool cleanup' >/dev/null"))
+    note(f"site.yml adding cdb4 killed during cdb1's cleanup: after {took:.0f} s")
+    # cdb1's cleanup runs on without the playbook (docker exec on its host); its note goes when it ends, unless the
+    # kill took its command down too.
+    assert on_host(host1, "! pgrep -f '[n]odetool cleanup' >/dev/null", 600)
+    notes = cleanup_notes(lab)
+    note(f"cleanup notes after the kill: {notes}")
+    assert {"cdb2", "cdb3"} <= set(notes) <= {"cdb1", "cdb2", "cdb3"}, notes
+    assert set(notes.values()) == {"cdb4"}, notes
+    owed = sorted(notes)
     host4 = lab("lab-host4")
     assert host4.check_output("docker inspect -f '{{.State.Status}}' cdb4") == "running"
     # It streamed its ranges in: a bootstrap, not a node that skipped it.
     assert "JOINING: Starting to bootstrap" in host4.run("docker logs cdb4 2>&1").stdout
+
+    before = containers(lab, HOSTS)
+    planned = site({"cassandra_stack_nodes": FOUR}, "--check")
+    assert planned.rc == 0, planned.output
+    assert plan_lines(planned) == [f"{', '.join(owed)}: cleanup owed since cdb4 joined (an earlier run stopped before it ran)"]
+    assert cleanup_notes(lab) == notes
+    assert containers(lab, HOSTS) == before
+    rerun_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    began = time.monotonic()
+    run = site({"cassandra_stack_nodes": FOUR})
+    took = time.monotonic() - began
+    assert run.rc == 0, failed(run)
+    note(f"site.yml re-run after the kill (cleanup of {', '.join(owed)}): {took:.0f} s")
+    assert canary(run, "the resumed cleanup") == [f"cleanup on {', '.join(owed)}"]
+    assert cleanup_notes(lab) == {}
+    for node, (host_name, *_rest) in NODES.items():
+        again = cleanup_times(lab, node, host_name, rerun_at)
+        assert bool(again) == (node in owed), f"{node}: cleaned up by the re-run {again}, owed {owed}"
     assert sorted(wait_until_up_normal(lab("lab-host1"), "cdb1", 4, timeout=60)) == sorted(
         [*(ip for _h, _l, ip, _d in NODES.values()), CDB4["ip"]]
     )
@@ -172,6 +279,14 @@ def test_cdb4_joins_by_bootstrap_then_the_others_are_cleaned_up_one_at_a_time(la
     for (first, _start, end), (second, start, _end) in zip(spans, spans[1:]):
         assert end < start, f"{second} began its cleanup before {first} ended: {spans}"
     assert not cleanup_times(lab, "cdb4", "lab-host4", STARTED["at"]), "the new node was cleaned up"
+
+
+def test_a_further_run_after_the_add_changes_nothing(lab: Callable[[str], Host]) -> None:
+    before = containers(lab, HOSTS)
+    run = site({"cassandra_stack_nodes": FOUR})
+    assert run.rc == 0, run.output
+    assert all(stats.get("changed", 0) == 0 for stats in run.stats.values()), run.stats
+    assert containers(lab, HOSTS) == before
 
 
 def test_a_node_taken_out_of_the_inventory_is_refused_without_the_confirmation(lab: Callable[[str], Host]) -> None:
@@ -213,7 +328,25 @@ def test_a_removal_is_refused_while_a_node_is_down(lab: Callable[[str], Host]) -
     wait_until_up_normal(host2, "cdb2", 4, timeout=240)
 
 
-def test_cdb4_taken_out_is_decommissioned_its_containers_removed_its_data_kept(lab: Callable[[str], Host]) -> None:
+LEAVING_LINE = (
+    "cdb4: its decommission, begun in an earlier run, is under way: wait for it to end, then remove its containers; "
+    "/cassandra/data kept"
+)
+DECOMMISSIONED_LINE = "cdb4: decommissioned in an earlier run: remove its containers; /cassandra/data kept"
+
+
+def test_a_removal_killed_while_cdb4_leaves_is_finished_by_the_next_run(lab: Callable[[str], Host]) -> None:
+    driver(lab, (
+        f"session.execute('CREATE TABLE IF NOT EXISTS {KEYSPACE}.blob (id int PRIMARY KEY, v text)')\n"
+        f"insert = session.prepare('INSERT INTO {KEYSPACE}.blob (id, v) VALUES (?, ?)')\n"
+        "insert.consistency_level = ConsistencyLevel.QUORUM\n"
+        f"rows = [(i, os.urandom(8000).hex()) for i in range({BLOB_ROWS})]\n"
+        "assert all(ok for ok, _ in execute_concurrent_with_args(session, insert, rows, concurrency=8))"
+    ))
+    for node, host_name in (*((node, host) for node, (host, *_r) in NODES.items()), ("cdb4", "lab-host4")):
+        nodetool(lab(host_name), node, "flush")
+    host4 = lab("lab-host4")
+    nodetool(host4, "cdb4", "setstreamthroughput", "1")
     remove = {"cassandra_stack_nodes": THREE, "cassandra_stack_remove_nodes": ["cdb4"]}
     before = containers(lab, HOSTS)
     planned = site(remove, "--check")
@@ -221,13 +354,24 @@ def test_cdb4_taken_out_is_decommissioned_its_containers_removed_its_data_kept(l
     assert plan_lines(planned) == ["cdb4: decommission, then remove its containers; /cassandra/data kept"]
     assert containers(lab, HOSTS) == before
 
+    leaving = "docker exec cdb4 nodetool netstats 2>/dev/null | grep -q '^Mode: LEAVING'"
+    took = killed(remove, lambda: on_host(host4, leaving, 10))
+    note(f"site.yml removing cdb4 killed while it is LEAVING: after {took:.0f} s")
+    before = containers(lab, HOSTS)
+    planned = site(remove, "--check")
+    assert planned.rc == 0, failed(planned)
+    assert plan_lines(planned) == [LEAVING_LINE]
+    assert containers(lab, HOSTS) == before
+
     began = time.monotonic()
     run = site(remove)
     took = time.monotonic() - began
-    assert run.rc == 0, run.output
-    note(f"site.yml removing cdb4 (decommission, then its containers): {took:.0f} s")
-    assert canary(run, "the removal") == ["decommission of cdb4"]
-    host4 = lab("lab-host4")
+    assert run.rc == 0, failed(run)
+    said = plan_lines(run)
+    note(f"site.yml re-run after the kill ({said}): {took:.0f} s")
+    # Still leaving when the re-run looked, or done by then: either way waited for, never asked again.
+    assert said in ([LEAVING_LINE], [DECOMMISSIONED_LINE]), said
+    assert canary(run, "the resumed removal") == ["decommission of cdb4"]
     assert host4.run("docker inspect cdb4").rc != 0, "cdb4's container is still there"
     assert host4.run("docker inspect data4").rc != 0, "data4's container is still there"
     assert host4.run("ls /cassandra/data/data").rc == 0, "cdb4's host directory was not kept"
@@ -235,6 +379,7 @@ def test_cdb4_taken_out_is_decommissioned_its_containers_removed_its_data_kept(l
     assert CDB4["ip"] not in ring, ring
     assert len(wait_until_up_normal(lab("lab-host1"), "cdb1", 3, timeout=60)) == 3
     assert rows_at_all(lab) == ROWS
+    assert blob_rows_at_all(lab) == BLOB_ROWS
 
 
 def test_a_rerun_after_the_removal_changes_nothing(lab: Callable[[str], Host]) -> None:
@@ -276,6 +421,9 @@ def test_replacing_a_node_whose_address_is_not_in_the_ring_is_refused(lab: Calla
 def test_cdb3_dies_with_its_disk(lab: Callable[[str], Host]) -> None:
     DEAD["tokens"] = tokens_of(lab, "10.42.0.50")
     assert len(DEAD["tokens"]) == 256, DEAD["tokens"]
+    # Its table now, while every node is up: the rows come while cdb3 is down.
+    rc, out = cql(lab("lab-host1"), "cdb1", f"CREATE TABLE {KEYSPACE}.while_down (id int PRIMARY KEY, v text);")
+    assert rc == 0, out
     host3 = lab("lab-host3")
     host3.check_output("docker stop cdb3")
     host3.check_output("find /cassandra/data -mindepth 1 -delete")
@@ -284,6 +432,11 @@ def test_cdb3_dies_with_its_disk(lab: Callable[[str], Host]) -> None:
     while "DN  10.42.0.50" not in nodetool(lab("lab-host1"), "cdb1", "status"):
         assert time.monotonic() < deadline, "cdb1 does not see cdb3 down"
         time.sleep(2)
+    inserts = "".join(
+        f"INSERT INTO {KEYSPACE}.while_down (id, v) VALUES ({i}, 'row {i}');" for i in range(WHILE_DOWN_ROWS)
+    )
+    rc, out = cql(lab("lab-host1"), "cdb1", inserts, consistency="QUORUM")
+    assert rc == 0, out
 
 
 def test_a_dead_node_not_named_for_replacement_is_refused(lab: Callable[[str], Host]) -> None:
@@ -309,14 +462,32 @@ def test_a_replacement_is_refused_while_another_node_is_down(lab: Callable[[str]
     assert "node cdb2 on lab-host2 is down too (its container is not running)" in text, text
 
 
-def test_cdb3_is_replaced_taking_over_the_dead_nodes_tokens(lab: Callable[[str], Host]) -> None:
-    replace = {"cassandra_stack_nodes": THREE, "cassandra_stack_replace_nodes": ["cdb3"]}
+# The nodes of the replacement's runs: cdb3 with the test's short hint window.
+REPLACED = [{**node, **HINT_WINDOW} if node["name"] == "cdb3" else node for node in THREE]
+
+
+def repairs_of_cdb3(lab: Callable[[str], Host]) -> list[dict[str, Any]]:
+    """The rows of system_distributed.repair_history for the test's table that cdb3 coordinated."""
+    rc, out = cql(
+        lab("lab-host1"), "cdb1",
+        "SELECT JSON coordinator, status, started_at, finished_at FROM system_distributed.repair_history "
+        f"WHERE keyspace_name = '{KEYSPACE}' AND columnfamily_name = 't';",
+        consistency="ALL",
+    )
+    assert rc == 0, out
+    rows = [json.loads(line.strip()) for line in out.splitlines() if line.strip().startswith("{")]
+    return [row for row in rows if row.get("coordinator") == "10.42.0.50"]
+
+
+def test_cdb3_is_replaced_taking_over_the_dead_nodes_tokens_and_repaired(lab: Callable[[str], Host]) -> None:
+    replace = {"cassandra_stack_nodes": REPLACED, "cassandra_stack_replace_nodes": ["cdb3"]}
+    assert repairs_of_cdb3(lab) == []
     before = containers(lab, HOSTS)
     planned = site(replace, "--check")
     assert planned.rc == 0, planned.output
     assert plan_lines(planned) == [
         "cdb3: replace the dead node at 10.42.0.50 (a new node takes over its tokens, streamed from the others), then "
-        "repair if it was down longer than the hint window (3 h), then restart without the replacement option"
+        "repair if it was down longer than the hint window (20 s), then restart without the replacement option"
     ]
     assert containers(lab, HOSTS) == before
 
@@ -324,15 +495,22 @@ def test_cdb3_is_replaced_taking_over_the_dead_nodes_tokens(lab: Callable[[str],
     run = site(replace)
     took = time.monotonic() - began
     assert run.rc == 0, failed(run)
-    note(f"site.yml replacing cdb3 (replace, then restart without the option): {took:.0f} s")
+    note(f"site.yml replacing cdb3 (replace, repair, then restart without the option): {took:.0f} s")
     assert canary(run, "the replacement") == [
         "one node at a time: cdb3 replaces the dead node at 10.42.0.50 (takes over its tokens)",
+        "repair of cdb3",
         "cdb3 restarted without the replacement option",
     ]
     said = [result.get("msg", "") for task in run.tasks if task["name"].endswith(REPAIR_TASK)
             for result in task["hosts"].values()]
-    assert said and said[0].startswith("cdb3: no repair: the dead node was down "), said
-    assert "within the hint window (10800 s)" in said[0], said
+    assert said and re.match(r"cdb3: nodetool repair -full, as it was down [\d.]+ (s|min), longer than the hint "
+                             r"window \(20 s\)$", said[0]), said
+    repaired = [result.get("stdout", "") for task in run.tasks if task["name"].endswith("Repair the replacement: cdb3")
+                for result in task["hosts"].values()]
+    note(f"cdb3's repair: {said[0]}; nodetool said: {[line for text in repaired for line in text.splitlines()][-1:]}")
+    repairs = repairs_of_cdb3(lab)
+    note(f"system_distributed.repair_history rows coordinated by cdb3 for {KEYSPACE}.t: {repairs}")
+    assert repairs and all(row["status"] == "SUCCESS" and row["finished_at"] for row in repairs), repairs
     host3 = lab("lab-host3")
     assert REPLACE_OPTION not in host3.check_output("docker inspect -f '{{range .Config.Env}}{{println .}}{{end}}' cdb3")
     assert len(wait_until_up_normal(lab("lab-host1"), "cdb1", 3, timeout=120)) == 3
@@ -340,11 +518,14 @@ def test_cdb3_is_replaced_taking_over_the_dead_nodes_tokens(lab: Callable[[str],
     streamed = host3.check_output("find /cassandra/data/data/topology -name '*-Data.db' | wc -l")
     assert int(streamed) > 0, "no SSTable of the test keyspace on the new cdb3"
     assert rows_at_all(lab) == ROWS
+    rc, out = cql(lab("lab-host1"), "cdb1", f"SELECT count(*) FROM {KEYSPACE}.while_down;", consistency="ALL")
+    assert rc == 0, out
+    assert select_count(out) == WHILE_DOWN_ROWS
 
 
 def test_a_rerun_after_the_replacement_changes_nothing(lab: Callable[[str], Host]) -> None:
     before = containers(lab, HOSTS)
-    run = site({"cassandra_stack_nodes": THREE})
+    run = site({"cassandra_stack_nodes": REPLACED})
     assert run.rc == 0, run.output
     assert all(stats.get("changed", 0) == 0 for stats in run.stats.values()), run.stats
     assert containers(lab, HOSTS) == before

@@ -11,6 +11,7 @@ from ansible_collections.corral.cassandra.plugins.action.cassandra_wait import _
 
 NODE = {"name": "cdb3", "ip": "10.42.0.50", "data_container": "data3", "data_dir": "/cassandra/data"}
 LISTEN = {"listen": True, "ring": False, "cql": False, "schema": False}
+KEPT = "/var/log/corral-cassandra/cdb3-20261206T030000Z.log"
 
 
 def poll(status: str, restarts: int, listening: bool) -> str:
@@ -37,6 +38,8 @@ class Action:
     def _low_level_execute_command(self, command: str, sudoable: bool = True) -> dict[str, Any]:
         if command.startswith("docker logs"):
             return {"rc": 0, "stdout": "ERROR Unable to contact any seeds!\n"}
+        if command.startswith("f=/var/log/corral-cassandra/"):
+            return {"rc": 0, "stdout": KEPT + "\n"}
         return {"rc": 0, "stdout": self.polls.pop(0) if len(self.polls) > 1 else self.polls[0]}
 
     def _execute_module(self, module_name: str, module_args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
@@ -65,7 +68,10 @@ def test_a_restarting_container_fails_at_once_with_its_first_error() -> None:
     result = waiter(Action([poll("restarting", 1, False)])).wait()
     # `ready` and `crashed` stay when the caller turns `failed` off (failed_when: false) to judge it itself.
     assert result["failed"] and result["ready"] is False and result["crashed"] is True
-    assert result["msg"] == "cdb3 on lab-host3: its container is restarting (restart 1): ERROR Unable to contact any seeds!"
+    assert result["msg"] == (
+        "cdb3 on lab-host3: its container is restarting (restart 1): ERROR Unable to contact any seeds! "
+        f"(its whole log is kept in {KEPT} on lab-host3)"
+    )
 
 
 def test_one_restart_that_recovers_is_reported_not_failed_a_second_is() -> None:

@@ -432,3 +432,87 @@ def test_stopped_at_only_for_a_container_that_stopped() -> None:
     assert topology.stopped_at({"State": {"Running": True, "FinishedAt": STOPPED_AT}}) is None
     assert topology.stopped_at({"State": {"Running": False, "FinishedAt": "0001-01-01T00:00:00Z"}}) is None
     assert topology.stopped_at(None) is None
+
+
+# --- resuming after a run that was stopped halfway ---------------------------------------------------------------
+
+
+def test_the_nodes_of_an_add_are_noted_before_the_joiner_starts_earlier_notes_kept() -> None:
+    stack = stack_of([CDB4])
+    change = topology.topology(stack, observed(stack, ("cdb4",)), {}, [], False, owed={"cdb2": ["cdb9"]})
+    assert change["notes"] == {"cdb1": ["cdb4"], "cdb2": ["cdb9", "cdb4"], "cdb3": ["cdb4"]}
+    assert change["plan"] == ["cdb4: join by bootstrap, then cleanup on cdb1, cdb2, cdb3"]
+
+
+def test_the_cleanups_an_earlier_run_still_owes_are_run_and_only_those() -> None:
+    stack = stack_of([CDB4])
+    owed = topology.parse_owed("cdb3 cdb4\ncdb2 cdb4\n\n")
+    assert owed == {"cdb3": ["cdb4"], "cdb2": ["cdb4"]}
+    change = topology.topology(stack, observed(stack, ()), {}, [], False, owed=owed)
+    assert change["joins"] == [] and change["notes"] == {}
+    assert change["cleanup"] == ["cdb2", "cdb3"]
+    assert change["plan"] == ["cdb2, cdb3: cleanup owed since cdb4 joined (an earlier run stopped before it ran)"]
+    # A note of a node that left the inventory is not followed.
+    assert topology.topology(stack_of([]), observed(stack_of([]), ()), {}, [], False, owed={"cdb4": ["cdb5"]})["cleanup"] == []
+    # None owed: no cleanup, no line.
+    assert topology.topology(stack, observed(stack, ()), {}, [], False, owed={})["plan"] == []
+
+
+LEAVING_STATUS = STATUS_4.format(cdb3="UN").replace("UN  10.42.0.51", "UL  10.42.0.51")
+NETSTATS_RECEIVING = (
+    "Mode: NORMAL\nUnbootstrap 7d2b0a50-0000-0000-0000-000000000000\n    /10.42.0.51\n"
+    "        Receiving 3 files, 3145728 bytes total. Already received 1 files, 1048576 bytes total\n"
+    "            /var/lib/cassandra/data/topology/t-1/mc-3-big-Data.db 1048576/1048576 bytes(100%) received from "
+    "idx:0/10.42.0.51\nRead Repair Statistics:\nAttempted: 0\n"
+)
+
+
+def leaving_looks(mode: str, netstats_cdb2: str = NETSTATS_RECEIVING, status: str = LEAVING_STATUS) -> dict[str, dict[str, str]]:
+    seen = looks()
+    for name in seen:
+        seen[name]["status"] = status
+    seen["cdb4"]["netstats"] = f"Mode: {mode}\nUnbootstrap 7d2b0a50\n    /10.42.0.49\n        Sending 3 files\n"
+    seen["cdb2"]["netstats"] = netstats_cdb2
+    return seen
+
+
+def test_a_leaver_whose_decommission_an_earlier_run_began_is_waited_for_not_refused() -> None:
+    stack = stack_of([])
+    change = topology.topology(stack, observed(stack, ()), reads_with_cdb4(), ["cdb4"], False)
+    seen = leaving_looks("LEAVING")
+    assert topology.removal_problems(stack, change, seen, KEYSPACES) == []
+    assert topology.plan_with_progress(change, seen) == [
+        "cdb4: its decommission, begun in an earlier run, is under way: wait for it to end, then remove its "
+        "containers; /cassandra/data kept"
+    ]
+    # 5.0's failed decommission is resumed; a finished one only has its containers removed.
+    assert topology.removal_problems(stack, change, leaving_looks("DECOMMISSION_FAILED"), KEYSPACES) == []
+    assert topology.plan_with_progress(change, leaving_looks("DECOMMISSION_FAILED"))[0].startswith(
+        "cdb4: resume its decommission, which failed in an earlier run, then remove its containers"
+    )
+    assert topology.plan_with_progress(change, leaving_looks("DECOMMISSIONED"))[0].startswith(
+        "cdb4: decommissioned in an earlier run: remove its containers"
+    )
+    assert topology.plan_with_progress(change, looks()) == change["plan"]
+
+
+def test_streams_and_leaving_nodes_not_of_the_resumed_decommission_still_refuse_it() -> None:
+    stack = stack_of([])
+    change = topology.topology(stack, observed(stack, ()), reads_with_cdb4(), ["cdb4"], False)
+    # A stream with another node than the leaver is another operation.
+    other = NETSTATS_RECEIVING.replace("10.42.0.51", "10.42.0.50")
+    assert "node cdb2 is streaming (nodetool netstats): wait until it ends" in topology.removal_problems(
+        stack, change, leaving_looks("LEAVING", other), KEYSPACES
+    )
+    # The leaver still NORMAL: the others see no node leaving, a stream is someone else's.
+    normal = leaving_looks("NORMAL")
+    problems = topology.removal_problems(stack, change, normal, KEYSPACES)
+    assert "node cdb1 sees 10.42.0.51 as UL (Up/Leaving)" in problems, problems
+    assert "node cdb2 is streaming (nodetool netstats): wait until it ends" in problems, problems
+    # Another node leaving is refused as before.
+    cdb3_leaving = LEAVING_STATUS.replace("UN  10.42.0.50", "UL  10.42.0.50")
+    assert "node cdb1 sees 10.42.0.50 as UL (Up/Leaving)" in topology.removal_problems(
+        stack, change, leaving_looks("LEAVING", status=cdb3_leaving), KEYSPACES
+    )
+    assert topology.stream_peers(NETSTATS_RECEIVING) == {"10.42.0.51"}
+    assert topology.stream_peers(NETSTATS_IDLE) == set()

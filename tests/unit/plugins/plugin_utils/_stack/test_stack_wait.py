@@ -13,8 +13,10 @@ from ansible_collections.corral.cassandra.plugins.plugin_utils._stack.wait impor
     Look,
     asks,
     crashed,
+    first_error,
     first_error_command,
     judge,
+    keep_log_command,
     look_command,
     parse_look,
     restart_baseline,
@@ -201,4 +203,18 @@ def test_the_first_error_of_an_exited_node_skips_info_lines(tmp_path: Path) -> N
     assert command.startswith("docker logs ")
     shell = f"docker() {{ cat {log}; }}\n{command}"
     out = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, check=True).stdout
-    assert out == "ERROR [main] 21:44:09,871 CassandraDaemon.java:752 - Exception encountered during startup\n"
+    assert first_error(out) == (
+        "ERROR [main] 21:44:09,871 CassandraDaemon.java:752 - Exception encountered during startup / "
+        "java.lang.RuntimeException: Cannot replace_address /10.42.0.50 because it doesn't exist in gossip"
+    )
+
+
+def test_a_crashed_nodes_log_is_kept_in_a_file_of_its_own(tmp_path: Path) -> None:
+    """The real command, with docker logs replaced by a file and the directory moved under tmp_path."""
+    log = tmp_path / "cdb3.log"
+    log.write_text(EXITED_39)
+    command = keep_log_command("cdb3").replace("/var/log/corral-cassandra", str(tmp_path / "kept"))
+    shell = f"docker() {{ [ \"$1 $2 $3\" = 'logs -t cdb3' ] && cat {log}; }}\n{command}"
+    out = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, check=True).stdout.strip()
+    assert out.startswith(str(tmp_path / "kept" / "cdb3-")) and out.endswith("Z.log"), out
+    assert Path(out).read_text() == EXITED_39
