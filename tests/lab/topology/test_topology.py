@@ -6,7 +6,7 @@ and a fourth lab host, lab-host4, labelled hostname=cassandra4).
   note; the check run names them; the next run cleans up those and only those (their logs); cdb1, cdb2, cdb3 were
   cleaned up one at a time; every row reads back at ALL; a further run changes nothing.
 - cdb4 taken out again: refused without cassandra_stack_remove_nodes, refused while a keyspace has replication
-  factor 4, refused while cdb2 is down, each with no container changed. Then, with 9 MB more to stream and cdb4's
+  factor 4, refused while cdb2 is down, each with no container changed. Then, with 14 MB more to stream and cdb4's
   streams throttled, site.yml is killed while cdb4 is LEAVING: the check run says its decommission is under way
   and is waited for (not refused as streaming), the next run waits for it (never asking for a second one) and
   removes its containers, its host directory kept; every row reads back at ALL; a further run changes nothing.
@@ -69,7 +69,7 @@ REPLACE_OPTION = "-Dcassandra.replace_address_first_boot="
 CLEANUP_NOTE = "/cassandra/data/corral-cleanup-owed"
 # Rows of about 16 KB (incompressible) for cdb4 to stream while it leaves, throttled to 1 Mbit/s: a decommission
 # that lasts long enough to be killed and looked at.
-BLOB_ROWS = 600
+BLOB_ROWS = 900
 # A hint window short enough for the dead cdb3 to be down longer (it is down for minutes): its replacement is repaired.
 HINT_WINDOW = {"cassandra_yaml": {"max_hint_window_in_ms": 20000}}
 WHILE_DOWN_ROWS = 100
