@@ -233,7 +233,8 @@ def test_adding_cdb4_in_check_mode_shows_the_plan_and_changes_nothing(lab: Calla
 def test_cdb4_joins_and_the_run_killed_during_cdb1s_cleanup_is_finished_by_the_next(lab: Callable[[str], Host]) -> None:
     STARTED["at"] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     host1 = lab("lab-host1")
-    took = killed({"cassandra_stack_nodes": FOUR}, lambda: on_host(host1, "pgrep -f '[n]odetool cleanup' >/dev/null"))
+    # Watched on its host every 0.1 s, a minute per look: a cleanup lasts seconds, a look from here takes about one.
+    took = killed({"cassandra_stack_nodes": FOUR}, lambda: on_host(host1, "pgrep -f '[n]odetool cleanup' >/dev/null", 60))
     note(f"site.yml adding cdb4 killed during cdb1's cleanup: after {took:.0f} s")
     # cdb1's cleanup runs on without the playbook (docker exec on its host); its note goes when it ends, unless the
     # kill took its command down too.
@@ -355,7 +356,7 @@ def test_a_removal_killed_while_cdb4_leaves_is_finished_by_the_next_run(lab: Cal
     assert containers(lab, HOSTS) == before
 
     leaving = "docker exec cdb4 nodetool netstats 2>/dev/null | grep -q '^Mode: LEAVING'"
-    took = killed(remove, lambda: on_host(host4, leaving, 10))
+    took = killed(remove, lambda: on_host(host4, leaving, 60))
     note(f"site.yml removing cdb4 killed while it is LEAVING: after {took:.0f} s")
     before = containers(lab, HOSTS)
     planned = site(remove, "--check")
