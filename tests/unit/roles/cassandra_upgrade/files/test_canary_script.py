@@ -123,7 +123,7 @@ def test_once_stopped_it_drops_its_keyspace_and_says_so(
     clock = Clock(lambda _sleeps: handlers[canary.signal.SIGTERM](canary.signal.SIGTERM, None))
     monkeypatch.setattr(canary, "time", clock)
     monkeypatch.setattr(canary, "connect", lambda _args: (cluster, session))
-    monkeypatch.setattr(canary.signal, "signal", lambda signum, handler: handlers.__setitem__(signum, handler))
+    monkeypatch.setattr(canary.signal, "signal", handlers.__setitem__)
     out = tmp_path / "figures.jsonl"
     args = SimpleNamespace(out=str(out), replication='{"class": "SimpleStrategy", "replication_factor": 1}', rate=50,
                            timeout=10.0, drop_at_exit=True)
