@@ -15,6 +15,9 @@ a time, in a container on the overlay). Then, with the client running:
               there to its end (rolling: three nodes, their gates and the cluster table);
   4. rollback (timed, not judged), which leaves the stack on --from.
 
+It also reads, from the nodes' logs, how long the restarted node and each upgraded node took from its container's
+start to its first log line, its messaging service and CQL.
+
 A serial upgrade cannot beat 3x one restart; the target is within 3.3x. Both the whole run and its rolling
 phase are set against the restart of the same run. The client's operations per second and p99 latency during
 the upgrade are compared with before it (target: p99 within 2x). The upgrade's slowest tasks (the playbook
@@ -32,6 +35,7 @@ import re
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +46,14 @@ VICTIM, VICTIM_HOST, VICTIM_IP = "cdb3", "corral-lab-host3", "10.42.0.50"
 PEERS = {"cdb1": "corral-lab-host1", "cdb2": "corral-lab-host2"}
 GRACE = 5  # cassandra_upgrade_client_grace's default: the restart gets the same
 LOG = ROOT / ".cache" / "bench-upgrade.log"
+NODES = {"cdb1": "corral-lab-host1", "cdb2": "corral-lab-host2", "cdb3": "corral-lab-host3"}
+# What a starting node logs on its way to serving clients, in order; the first line of each counts.
+START_MARKS: tuple[tuple[str, str], ...] = (
+    ("first_log", r"."),
+    ("messaging", r"Starting Messaging Service"),
+    ("cql", r"Starting listening for CQL clients"),
+)
+_DOCKER_STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?Z\s?")
 
 
 def log(text: str) -> None:
@@ -112,6 +124,38 @@ def restart_one_node() -> tuple[float, float]:
         if time.time() - started > 600:
             raise SystemExit(f"{VICTIM} did not come back within 600 s")
         time.sleep(1)
+
+
+def docker_time(text: str) -> float | None:
+    """Seconds since the epoch of a Docker UTC time ('2026-12-07T00:58:01.123456789Z'), or None."""
+    match = _DOCKER_STAMP.match(text.strip())
+    if not match:
+        return None
+    fraction = float(f"0.{match[2]}") if match[2] else 0.0
+    return datetime.fromisoformat(match[1] + "+00:00").timestamp() + fraction
+
+
+def start_marks(started_at: str, docker_log: str) -> dict[str, float]:
+    """Seconds from the container's start (its State.StartedAt) to each of START_MARKS, from `docker logs -t`
+    (lines of earlier starts, and absent marks, left out)."""
+    origin = docker_time(started_at)
+    if origin is None:
+        return {}
+    times = [(at, line) for line in docker_log.splitlines() if (at := docker_time(line)) is not None and at >= origin]
+    marks = {}
+    for name, pattern in START_MARKS:
+        seen = next((at for at, line in times if re.search(pattern, _DOCKER_STAMP.sub("", line, count=1))), None)
+        if seen is not None:
+            marks[name] = round(seen - origin, 1)
+    return marks
+
+
+def node_start(node: str) -> dict[str, float]:
+    """How the node's container's last start went (start_marks), read from its host."""
+    host = NODES[node]
+    started = lab(host, "docker", "inspect", "-f", "{{.State.StartedAt}}", node).stdout
+    logs = lab(host, "docker", "logs", "-t", "--since", started.strip(), node, timeout=120)
+    return start_marks(started, logs.stdout + logs.stderr)
 
 
 def first_quiesce(output: str) -> float | None:
@@ -185,6 +229,7 @@ def main() -> int:
     marks["restart"] = time.time()
     restart, restart_check = restart_one_node()
     log(f"{VICTIM} back to Up/Normal and CQL in {restart:.1f} s (its last check took {restart_check:.1f} s)")
+    restart_start = node_start(VICTIM)
     time.sleep(20)
 
     log(f"upgrading to {args.target}")
@@ -193,10 +238,12 @@ def main() -> int:
     marks["upgraded"] = time.time()
     preflight = first_quiesce(output)
     log(f"upgraded in {upgrade:.1f} s (preflight {preflight} s)")
+    upgrade_starts = {node: node_start(node) for node in NODES}
     time.sleep(10)
 
     log("rolling back")
-    rollback = playbook("upgrade.yml", "-e", "upgrade_action=rollback")[0]
+    # Timed, not judged: a failed rollback is reported (see the log) and the client's figures are still taken.
+    rollback = playbook("upgrade.yml", "-e", "upgrade_action=rollback", check=False)[0]
     client("stop")
     results = json.loads(client("results"))
     stats = results["stats"]["1000000"]
@@ -217,7 +264,12 @@ def main() -> int:
         "ratio_rolling_to_restart": round(rolling / restart, 2) if rolling is not None else None,
         "ratio_preflight_to_restart": round(preflight / restart, 2) if preflight is not None else None,
         "upgrade_slowest_tasks": slowest_tasks(output),
-        "rollback_three_nodes_s": round(rollback, 1),
+        # Seconds from each container's start to its first log line, its messaging service and CQL, from its log:
+        # the restarted node's, and each upgraded node's new container's.
+        "restart_node_start": restart_start,
+        "upgrade_node_starts": upgrade_starts,
+        "rollback_three_nodes_s": round(abs(rollback), 1),
+        "rollback_failed": rollback < 0,
         "client_before": window(stats, marks["before"], marks["restart"]),
         "client_during_restart": window(stats, marks["restart"], marks["restart"] + restart),
         "client_during_upgrade": window(stats, marks["upgrade"], marks["upgraded"]),

@@ -26,10 +26,16 @@ _PART = "@@corral-part "
 
 # Runs inside the node's container, once: the ports from /proc (no JVM), then only while the node
 # listens for CQL the JVM tools the look asks for, side by side and at a lower CPU priority than the
-# Cassandra that serves clients, each printed whole with its exit code once all are done.
+# Cassandra that serves clients, each printed whole with its exit code once all are done. While it starts
+# (HOLD_TICKS > 0) it first watches its ports from inside, every half second, until one starts listening
+# or the ticks run out: a poll from the host (docker inspect, docker exec) costs far more CPU than a grep,
+# and the starting JVM needs that CPU.
 _PROBE = (
     'part() { printf "%s\\n' + _PART + '%s %s\\n" "$2" "$1" "$3"; };'
     'listens() { grep -Eq ":$1 [0-9A-F]+:[0-9A-F]+ 0A" /proc/net/tcp /proc/net/tcp6 2>/dev/null; };'
+    'stage() { listens "$CQL_HEX" && echo cql && return; listens "$STORAGE_HEX" && echo gossip; };'
+    'n=0; was=$(stage); while [ "$n" -lt "${HOLD_TICKS:-0}" ] && [ "$was" != cql ] && [ "$(stage)" = "$was" ];'
+    ' do sleep 0.5; n=$((n + 1)); done;'
     'listens "$STORAGE_HEX" && part gossip "" 0 || part gossip "" 1;'
     'if listens "$CQL_HEX"; then part listen "" 0; d=$(mktemp -d) || exit 1;'
     'if [ -n "$RING" ]; then { out=$(nice -n 10 nodetool status 2>&1); part ring "$out" $?; } >"$d/1" & fi;'
@@ -75,9 +81,12 @@ def asks(node: dict[str, Any], gate: dict[str, Any], schema_node: str = "") -> d
     return {part: bool(node[part]) if part in node else value for part, value in wanted.items()}
 
 
-def look_command(nodes: list[dict[str, Any]], gate: dict[str, Any], schema_node: str, java_tool_options: str) -> str:
+def look_command(
+    nodes: list[dict[str, Any]], gate: dict[str, Any], schema_node: str, java_tool_options: str, hold: float = 0.0
+) -> str:
     """The shell command of one poll on a host, for its nodes (dicts with name, ip, cql_port, storage_port, and
-    optionally ring, cql, schema: see asks())."""
+    optionally ring, cql, schema: see asks()). hold: seconds each running node not yet listening for CQL is
+    watched from inside its container before the poll answers, unless one of its ports starts listening."""
     lines = []
     for node in nodes:
         name = shlex.quote(str(node["name"]))
@@ -90,6 +99,7 @@ def look_command(nodes: list[dict[str, Any]], gate: dict[str, Any], schema_node:
             "SCHEMA": "yes" if wanted["schema"] else "",
             "CQL_HOST": str(node["ip"]),
             "JAVA_TOOL_OPTIONS": java_tool_options,
+            "HOLD_TICKS": str(max(0, int(hold * 2))),
         }
         exec_env = " ".join(f"-e {key}={shlex.quote(value)}" for key, value in env.items())
         lines.append(

@@ -3,12 +3,14 @@
 # SPDX-License-Identifier: Apache-2.0
 """The canary of a rolling change: a small CQL client that shows what clients see while nodes change.
 
-    python3 canary.py run  --hosts IP,IP --replication JSON --out FILE [--rate N]   until SIGTERM
-    python3 canary.py drop --hosts IP,IP                                            drop its keyspace
+    python3 canary.py run  --hosts IP,IP --replication JSON --out FILE [--rate N] [--drop-at-exit]   until SIGTERM
+    python3 canary.py drop --hosts IP,IP                                                             drop its keyspace
 
 `run` creates its own keyspace (replicated as --replication says) and table, then writes a row and reads a
 row back at QUORUM, --rate operations a second in all, and appends one JSON line per second to --out:
 {"t": start, "s": seconds, "ops": n, "failed": n, "lat_ms": [every latency], "errors": [first few]}.
+With --drop-at-exit it drops its keyspace once stopped, through the session it already holds, and ends the file
+with {"dropped": keyspace} (exit 0), or {"drop_failed": why} (exit 3): then `drop` is still to run.
 A failed operation is one that still failed after the driver's retries (each statement is idempotent and
 retried on another node twice at most). The password is read from --password-file (never an argument).
 It runs inside the stack's own Cassandra image: python3 with Debian's python3-cassandra, or the driver that
@@ -176,9 +178,17 @@ def cmd_run(args):
         else:
             next_at = now
     flush(time.time())
+    code = 0
+    if args.drop_at_exit:
+        try:
+            session.execute(f"DROP KEYSPACE IF EXISTS {KEYSPACE}", timeout=args.timeout)
+            out.write(json.dumps({"dropped": KEYSPACE}) + "\n")
+        except Exception as exc:  # the caller drops it with `drop` instead
+            out.write(json.dumps({"drop_failed": f"{type(exc).__name__}: {exc}"[:240]}) + "\n")
+            code = 3
     out.close()
     cluster.shutdown()
-    return 0
+    return code
 
 
 def main():
@@ -192,6 +202,7 @@ def main():
     parser.add_argument("--out", default="/canary/figures.jsonl")
     parser.add_argument("--rate", type=int, default=50, help="operations a second (half writes, half reads)")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds one request may take")
+    parser.add_argument("--drop-at-exit", action="store_true", help="run: drop its keyspace once stopped")
     args = parser.parse_args()
     return {"run": cmd_run, "drop": cmd_drop}[args.command](args)
 

@@ -33,6 +33,7 @@ class Action:
     def __init__(self, polls: list[str], reset: dict[str, Any] | None = None) -> None:
         self.polls, self.reset = list(polls), reset or {"changed": True, "actions": ["stopped cdb3", "emptied /x"]}
         self.modules: list[dict[str, Any]] = []
+        self.commands: list[str] = []
         self._task = Task()
 
     def _low_level_execute_command(self, command: str, sudoable: bool = True) -> dict[str, Any]:
@@ -40,6 +41,7 @@ class Action:
             return {"rc": 0, "stdout": "ERROR Unable to contact any seeds!\n"}
         if command.startswith("f=/var/log/corral-cassandra/"):
             return {"rc": 0, "stdout": KEPT + "\n"}
+        self.commands.append(command)
         return {"rc": 0, "stdout": self.polls.pop(0) if len(self.polls) > 1 else self.polls[0]}
 
     def _execute_module(self, module_name: str, module_args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
@@ -112,3 +114,10 @@ def test_a_crash_on_another_host_stops_this_wait_without_failing_it() -> None:
     crashed._share("cdb2 on lab-host2: its container has exited (exit code 1)")
     other = waiter(action).wait()
     assert other.get("stopped") and not other.get("failed")
+
+
+def test_a_poll_is_held_in_the_container_only_while_every_node_of_the_host_starts() -> None:
+    action = Action([poll("running", 0, False), poll("running", 0, False), poll("created", 0, False), poll("running", 0, True)])
+    assert waiter(action).wait()["ready"] is True
+    ticks = [command.split("HOLD_TICKS=")[1].split()[0] for command in action.commands]
+    assert ticks == ["0", "10", "10", "0"]

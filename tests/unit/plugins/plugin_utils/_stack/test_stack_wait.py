@@ -218,3 +218,41 @@ def test_a_crashed_nodes_log_is_kept_in_a_file_of_its_own(tmp_path: Path) -> Non
     out = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, check=True).stdout.strip()
     assert out.startswith(str(tmp_path / "kept" / "cdb3-")) and out.endswith("Z.log"), out
     assert Path(out).read_text() == EXITED_39
+
+
+
+def test_a_held_poll_answers_as_soon_as_a_port_starts_listening(tmp_path: Path) -> None:
+    """While a node starts, the poll watches its ports from inside: it answers at the first change, not after
+    all its ticks, and without one when nothing is held. The storage port listens from the third look at it."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    count = tmp_path / "storage-looks"
+    tools = {
+        "docker": FAKE_DOCKER,
+        "sleep": "#!/bin/sh\nexit 0\n",
+        "grep": (
+            '#!/bin/sh\ncase "$*" in\n'
+            f'  *:1B58*) echo x >> {count}; [ "$(wc -l < {count})" -ge 3 ] ;;\n'
+            "  *proc/net/tcp*) exit 1 ;;\n"
+            '  *) exec /bin/grep "$@" ;;\nesac\n'
+        ),
+    }
+    for name, text in tools.items():
+        path = bin_dir / name
+        path.write_text(text)
+        path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    env = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}")
+
+    def poll(hold: float) -> Look:
+        command = look_command([NODES[0]], LISTEN, "", "", hold)
+        done = subprocess.run(["sh", "-c", command], capture_output=True, text=True, env=env, check=True)
+        return parse_look(done.stdout)["cdb1"]
+
+    assert "-e HOLD_TICKS=0 " in look_command([NODES[0]], LISTEN, "", "")
+    assert judge(poll(0), LISTEN, IPS)["stage"] == "starting"
+    assert len(count.read_text().splitlines()) == 2  # the stage once, then the part's own look
+    count.unlink()
+    held = poll(60)
+    assert judge(held, LISTEN, IPS)["stage"] == "gossiping"
+    # It stopped at the third look, where 120 ticks would have made 120 more.
+    assert len(count.read_text().splitlines()) == 4

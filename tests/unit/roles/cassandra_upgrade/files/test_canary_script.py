@@ -4,6 +4,7 @@ the driver's cluster and session."""
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
@@ -102,3 +103,32 @@ def test_the_wait_ends_at_its_limit(canary: ModuleType, monkeypatch: pytest.Monk
     cluster, session, _objects = cluster_and_session({"a": {"up": True, "open": 1}, "peer": {"up": None}})
     canary.settle(cluster, session, 10)
     assert 10 <= clock.now - 1000.0 < 10.5
+
+
+@pytest.mark.parametrize(("drop_error", "code", "last"), [(None, 0, {"dropped": "corral_canary"}), ("no quorum", 3, None)])
+def test_once_stopped_it_drops_its_keyspace_and_says_so(
+    canary: ModuleType, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, drop_error: str | None, code: int, last: Any
+) -> None:
+    """run --drop-at-exit: SIGTERM ends the loop, its last second is written, then the DROP and its outcome."""
+    handlers: dict[int, Any] = {}
+    statements: list[str] = []
+
+    def execute(statement: Any, values: Any = None, timeout: float = 0) -> None:
+        statements.append(str(statement))
+        if str(statement).startswith("DROP") and drop_error:
+            raise RuntimeError(drop_error)
+
+    session = SimpleNamespace(execute=execute, prepare=lambda text: SimpleNamespace(text=text, is_idempotent=False))
+    cluster = SimpleNamespace(shutdown=lambda: statements.append("shutdown"))
+    clock = Clock(lambda _sleeps: handlers[canary.signal.SIGTERM](canary.signal.SIGTERM, None))
+    monkeypatch.setattr(canary, "time", clock)
+    monkeypatch.setattr(canary, "connect", lambda _args: (cluster, session))
+    monkeypatch.setattr(canary.signal, "signal", handlers.__setitem__)
+    out = tmp_path / "figures.jsonl"
+    args = SimpleNamespace(out=str(out), replication='{"class": "SimpleStrategy", "replication_factor": 1}', rate=50,
+                           timeout=10.0, drop_at_exit=True)
+    assert canary.cmd_run(args) == code
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert lines[-2]["ops"] == 2 and lines[-2]["failed"] == 0
+    assert lines[-1] == last if last else lines[-1]["drop_failed"] == "RuntimeError: no quorum"
+    assert statements[-2:] == ["DROP KEYSPACE IF EXISTS corral_canary", "shutdown"]
