@@ -1,11 +1,20 @@
-"""The restore drill, in place, on the stack of the scenario (stack-current: 5.0.8), after tests/lab/backup.
+"""The restore drills, on the stack of the scenario (stack-current: 5.0.8, after tests/lab/backup), one backup for all.
 
-Rows written at QUORUM, backup r1, more rows, backup r2 (differential); refusals before any change (a backup no
-node holds, a table not in the backup, a table that exists without restore_overwrite, a table of another schema);
-then the table dropped and restored from r2 while a QUORUM client (tests/lab/upgrade/cqlclient.py) keeps writing and
-reading: zero failed operations, and every row read back at ALL equal to the source (count and checksum); then the
-table truncated and restored from r1 with restore_overwrite: r1's rows exactly; then the whole stack (every table of
-the users in r2) restored in place with restore_overwrite: r2's rows again.
+Rows written at QUORUM (restoretest.t, and a keyspace of its own with a table named by a CQL keyword, a user type, a
+clustering order and an index), every table of the users read at ALL (count and a checksum of every row), then one
+backup, r2. With it:
+- a restore whose topology does not fit is refused before any change: r2 holds three nodes, the one-node stack
+  CassandraDBOneNode (one_node_stack.yml) one;
+- the whole stack restored into a new stack (the restore-into-a-new-cluster case): CassandraDBRestored (new_stack.yml:
+  rdb1-3 on the same hosts, their own addresses, data directories and superuser) deployed by playbooks/stack.yml as a
+  brand-new cluster, which gives it r2's token layout (the stack role spaces tokens evenly by node order, per data
+  centre; restore.yml checks r2's token map against it, node by node); `restore.yml -e restore_tables=all
+  -e stack=CassandraDBRestored -e from_stack=CassandraDB`: every table equal to the source's, row for row; the new stack
+  is removed with its data at the end;
+- restoretest.t dropped and restored from r2 in place while a QUORUM client (tests/lab/upgrade/labclient.py) keeps
+  writing and reading: zero failed operations, no node restarted, every row back.
+The refusals of a restore in place and the restores with restore_overwrite are tests/lab/restore_overwrite (by hand,
+molecule/restore), which uses r2 too.
 """
 
 from __future__ import annotations
@@ -14,57 +23,90 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cluster import NODES, cql
+from cluster import superuser_password
 from refusal import Run, containers, refused, run_playbook
 from testinfra.host import Host
 
 testinfra_hosts = ["lab-manager"]
 CASSANDRA_HOSTS = ("lab-host1", "lab-host2", "lab-host3")
+SOURCE, TARGET = "CassandraDB", "CassandraDBRestored"
+BACKUP = "r2"
 TABLE = "restoretest.t"
-REFUSE_TASK = "Refuse what cannot be restored"
-LABCLIENT = Path(__file__).resolve().parents[1] / "upgrade" / "labclient.py"
+TABLE_ROWS = 600
+NEWSTACK_ROWS = 200
+HERE = Path(__file__).resolve().parent
+LABCLIENT = HERE.parent / "upgrade" / "labclient.py"
 CLIENT_ENV = {"UPGRADE_CLIENT_IMAGE": "172.30.42.1:5000/corral/cassandra:5.0.8"}
 CLIENT_ROWS = 2000
 
 
-def write(host: Host, first: int, count: int) -> None:
-    """Rows first..first+count-1 of restoretest.t (replicated to 3 in dc1), written at QUORUM through cdb1."""
-    inserts = "".join(f"INSERT INTO {TABLE} (id, v) VALUES ({i}, 'row {i} {i * i}');" for i in range(first, first + count))
-    rc, out = cql(
-        host, "cdb1",
-        "CREATE KEYSPACE IF NOT EXISTS restoretest WITH replication = {'class': 'NetworkTopologyStrategy', 'dc1': 3};"
-        f"CREATE TABLE IF NOT EXISTS {TABLE} (id int PRIMARY KEY, v text);" + inserts,
-        consistency="QUORUM",
+def cql(host: Host, node: str, ip: str, stack: str, statement: str, consistency: str = "ALL") -> str:
+    command = (
+        f"docker exec -e CQLPW={shlex.quote(superuser_password(stack))} {node} sh -c "
+        + shlex.quote(f'cqlsh -u admin -p "$CQLPW" {ip} -e {shlex.quote(f"CONSISTENCY {consistency}; " + statement)}')
     )
-    assert rc == 0, out
+    result = host.run(command)
+    assert result.rc == 0, result.stdout + result.stderr
+    return result.stdout
 
 
-def rows_at_all(host: Host) -> dict[str, Any]:
-    """Every row of the table read at ALL through cdb1: the count and a SHA-256 of every row, in id order."""
-    rc, out = cql(host, "cdb1", f"SELECT id, v FROM {TABLE};", consistency="ALL")
-    assert rc == 0, out
-    rows = sorted((int(match[1]), match[2]) for match in re.finditer(r"^\s*(\d+) \| (.*?)\s*$", out, flags=re.M))
-    digest = hashlib.sha256("\n".join(f"{row_id}|{value}" for row_id, value in rows).encode()).hexdigest()
-    return {"count": len(rows), "sha256": digest}
+def source_cql(host: Host, statement: str, consistency: str = "ALL") -> str:
+    return cql(host, "cdb1", "10.42.0.48", SOURCE, statement, consistency)
 
 
-def restore(extra: dict[str, Any]) -> Run:
-    return run_playbook("restore.yml", extra)
+def write_tables(host: Host) -> None:
+    """restoretest.t, and newstack."rows" (the driver's schema export quotes a keyword: a first lab run was refused
+    on a table named rows), with its user type, clustering order and index; replicated to 3 in dc1, at QUORUM."""
+    source_cql(host, "CREATE KEYSPACE IF NOT EXISTS restoretest WITH replication = "
+               "{'class': 'NetworkTopologyStrategy', 'dc1': 3};"
+               f"CREATE TABLE IF NOT EXISTS {TABLE} (id int PRIMARY KEY, v text);"
+               + "".join(f"INSERT INTO {TABLE} (id, v) VALUES ({i}, 'row {i} {i * i}');" for i in range(TABLE_ROWS)),
+               "QUORUM")
+    source_cql(host, "CREATE KEYSPACE IF NOT EXISTS newstack WITH replication = "
+               "{'class': 'NetworkTopologyStrategy', 'dc1': 3};"
+               "CREATE TYPE IF NOT EXISTS newstack.address (street text, city text);"
+               "CREATE TABLE IF NOT EXISTS newstack.\"rows\" (id int, at int, home frozen<address>, v text, "
+               "PRIMARY KEY (id, at)) WITH CLUSTERING ORDER BY (at DESC);"
+               "CREATE INDEX IF NOT EXISTS rows_by_v ON newstack.\"rows\" (v);"
+               + "".join(f"INSERT INTO newstack.\"rows\" (id, at, home, v) VALUES ({i % 20}, {i}, "
+                         f"{{street: 'street {i}', city: 'c{i % 7}'}}, 'v{i % 11}');" for i in range(NEWSTACK_ROWS)),
+               "QUORUM")
 
 
-def lines_of(run: Run, name: str) -> list[str]:
+def users_tables(host: Host) -> list[str]:
+    out = source_cql(host, "SELECT keyspace_name, table_name FROM system_schema.tables;")
+    # cqlsh pads each column to its widest value.
+    found = re.findall(r"^\s*(\w+)\s+\|\s+(\w+)\s*$", out, flags=re.M)
+    return sorted(f"{keyspace}.{table}" for keyspace, table in found
+                  if not keyspace.startswith("system") and keyspace != "keyspace_name")
+
+
+def rows(host: Host, node: str, ip: str, stack: str, table: str) -> dict[str, Any]:
+    """Every row of the table at ALL: the count and a SHA-256 of the rows as cqlsh prints them, sorted.
+
+    cqlsh prints the header first, then one line a row, the columns separated by ' | ' (every table here has two
+    columns or more)."""
+    keyspace, name = table.split(".")
+    out = cql(host, node, ip, stack, f'SELECT * FROM "{keyspace}"."{name}";')
+    body = sorted(line.strip() for line in [line for line in out.splitlines() if " | " in line][1:])
+    return {"count": len(body), "sha256": hashlib.sha256("\n".join(body).encode()).hexdigest()}
+
+
+def plan_lines(run: Run) -> list[str]:
+    """What the restore printed: its plan, then what each node loaded."""
     return [
         line
         for task in run.tasks
-        if task["name"].endswith(name)
+        if task["name"].endswith(("Show the restore's plan", "Show what each node loaded"))
         for result in task["hosts"].values()
         if isinstance(result.get("msg"), list)
         for line in result["msg"]
@@ -82,57 +124,70 @@ def labclient(*args: str) -> str:
 
 @pytest.fixture(scope="module")
 def source(lab_host: Callable[[str], Host]) -> dict[str, Any]:
-    """r1 after 300 rows, r2 (differential) after 300 more; the rows at ALL at each backup."""
+    """The tables written, every table of the users read at ALL, then backup r2."""
     host = lab_host("lab-host1")
-    write(host, 0, 300)
-    at_r1 = rows_at_all(host)
-    assert run_playbook("backup.yml", {"backup_name": "r1"}).rc == 0
-    write(host, 300, 300)
-    at_r2 = rows_at_all(host)
-    assert run_playbook("backup.yml", {"backup_name": "r2"}).rc == 0
-    assert at_r1["count"] == 300 and at_r2["count"] == 600, (at_r1, at_r2)
-    return {"r1": at_r1, "r2": at_r2}
+    write_tables(host)
+    tables = users_tables(host)
+    figures = {table: rows(host, "cdb1", "10.42.0.48", SOURCE, table) for table in tables}
+    backup = run_playbook("backup.yml", {"backup_name": BACKUP})
+    assert backup.rc == 0, backup.output
+    assert figures[TABLE]["count"] == TABLE_ROWS and figures["newstack.rows"]["count"] == NEWSTACK_ROWS, figures
+    return figures
 
 
-def test_a_backup_no_node_holds_is_refused(lab_host: Callable[[str], Host], source: dict[str, Any]) -> None:
-    output = refused(lab_host, "restore.yml", {"backup_name": "nosuch", "restore_tables": TABLE}, REFUSE_TASK)
-    for node, (host, _label, ip, _data) in NODES.items():
-        assert f"backup 'nosuch' is not in the store of {node} ({ip}) on {host}" in output, output
-
-
-def test_a_table_not_in_the_backup_is_refused(lab_host: Callable[[str], Host], source: dict[str, Any]) -> None:
-    output = refused(lab_host, "restore.yml", {"backup_name": "r2", "restore_tables": "restoretest.nope"}, REFUSE_TASK)
-    assert "restoretest.nope is not in backup 'r2' (it holds: " in output and TABLE in output, output
-
-
-def test_a_table_that_exists_is_refused_without_overwrite(lab_host: Callable[[str], Host],
-                                                          source: dict[str, Any]) -> None:
-    output = refused(lab_host, "restore.yml", {"backup_name": "r2", "restore_tables": TABLE}, REFUSE_TASK)
-    assert f"{TABLE} exists: restoring into it would overwrite its data; with -e restore_overwrite=true" in output
-    assert rows_at_all(lab_host("lab-host1")) == source["r2"]
-
-
-def test_a_table_of_another_schema_is_refused_even_with_overwrite(lab_host: Callable[[str], Host],
+def test_a_backup_of_three_nodes_into_a_one_node_stack_is_refused(lab_host: Callable[[str], Host],
                                                                   source: dict[str, Any]) -> None:
-    host = lab_host("lab-host1")
-    rc, out = cql(host, "cdb1", "CREATE TABLE restoretest.t2 (id int PRIMARY KEY, v text);"
-                  "INSERT INTO restoretest.t2 (id, v) VALUES (1, 'one');", consistency="QUORUM")
-    assert rc == 0, out
-    assert run_playbook("backup.yml", {"backup_name": "r3"}).rc == 0
-    rc, out = cql(host, "cdb1", "DROP TABLE restoretest.t2; CREATE TABLE restoretest.t2 (id int PRIMARY KEY, v int);")
-    assert rc == 0, out
+    deployed = run_playbook("playbooks/stack.yml", {}, "--extra-vars", f"@{HERE / 'one_node_stack.yml'}")
     try:
-        output = refused(lab_host, "restore.yml",
-                         {"backup_name": "r3", "restore_tables": "restoretest.t2", "restore_overwrite": True}, REFUSE_TASK)
+        assert deployed.rc == 0, deployed.output
+        output = refused(lab_host, "restore.yml", {"backup_name": BACKUP, "restore_tables": TABLE,
+                                                   "stack": "CassandraDBOneNode", "from_stack": SOURCE},
+                         "Refuse what cannot be restored")
+        tables = cql(lab_host("lab-host1"), "odb1", "10.42.0.63", "CassandraDBOneNode",
+                     "SELECT table_name FROM system_schema.tables WHERE keyspace_name = 'restoretest';")
     finally:
-        cql(host, "cdb1", "DROP TABLE IF EXISTS restoretest.t2;")
-    assert "restoretest.t2 exists with another schema than in backup 'r3': now restoretest.t2 (id int PRIMARY KEY, " \
-           "v int), then restoretest.t2 (id int PRIMARY KEY, v text)" in output, output
+        run_playbook("remove.yml", {"stack": "CassandraDBOneNode", "delete_data": True})
+    assert (f"backup '{BACKUP}' holds 3 nodes (10.42.0.48, 10.42.0.49, 10.42.0.50), the stack 1 (10.42.0.63): "
+            "the topology does not fit") in output, output
+    assert "(0 rows)" in tables, tables
+
+
+@pytest.fixture(scope="module")
+def new_stack(lab_host: Callable[[str], Host], source: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    host1 = lab_host("lab-host1")
+    deployed = run_playbook("playbooks/stack.yml", {}, "--extra-vars", f"@{HERE / 'new_stack.yml'}")
+    try:
+        assert deployed.rc == 0, deployed.output
+        run = run_playbook("restore.yml", {"backup_name": BACKUP, "restore_tables": "all", "stack": TARGET,
+                                           "from_stack": SOURCE})
+        target = {table: rows(host1, "rdb1", "10.42.0.60", TARGET, table) for table in source}
+        found = cql(host1, "rdb1", "10.42.0.60", TARGET, "SELECT id, at, home FROM newstack.\"rows\" WHERE v = 'v3';")
+        yield {"run": run, "target": target, "found_by_index": found}
+    finally:
+        run_playbook("remove.yml", {"stack": TARGET, "delete_data": True})
+
+
+def test_every_table_is_restored_into_the_new_stack_row_for_row(new_stack: dict[str, Any],
+                                                                source: dict[str, Any]) -> None:
+    run = new_stack["run"]
+    assert run.rc == 0, run.output
+    print("\n".join(plan_lines(run)))
+    print({table: figures["count"] for table, figures in source.items()})
+    assert all(figures["count"] > 0 for figures in source.values()), source
+    assert new_stack["target"] == source
+
+
+def test_the_index_and_the_type_work_in_the_new_stack(new_stack: dict[str, Any]) -> None:
+    """The index the restore created answers from the imported rows (nodetool import builds it)."""
+    expected = sorted(i for i in range(NEWSTACK_ROWS) if i % 11 == 3)
+    found = sorted(int(match[1]) for match in
+                   re.finditer(r"^\s*\d+\s+\|\s+(\d+)\s+\|\s+\{street", new_stack["found_by_index"], flags=re.M))
+    assert found == expected, new_stack["found_by_index"]
 
 
 @pytest.fixture(scope="module")
 def dropped_and_restored(lab_host: Callable[[str], Host], source: dict[str, Any]) -> dict[str, Any]:
-    """The table dropped and restored from r2 while the QUORUM client runs."""
+    """restoretest.t dropped and restored from r2 while the QUORUM client runs."""
     host = lab_host("lab-host1")
     before = containers(lab_host, CASSANDRA_HOSTS)
     labclient("reset")
@@ -140,28 +195,26 @@ def dropped_and_restored(lab_host: Callable[[str], Host], source: dict[str, Any]
     labclient("start", "--start-id", "1000000", "--initial-rows", str(CLIENT_ROWS))
     try:
         time.sleep(5)
-        rc, out = cql(host, "cdb1", f"DROP TABLE {TABLE};")
-        assert rc == 0, out
+        source_cql(host, f"DROP TABLE {TABLE};", "QUORUM")
         began = time.monotonic()
-        run = restore({"backup_name": "r2", "restore_tables": TABLE})
+        run = run_playbook("restore.yml", {"backup_name": BACKUP, "restore_tables": TABLE})
         seconds = time.monotonic() - began
         time.sleep(5)
     finally:
         stopped = labclient("stop")
     summary = json.loads(next(line for line in stopped.splitlines() if line.startswith("{")))
-    return {"run": run, "seconds": seconds, "client": summary, "rows": rows_at_all(host),
+    return {"run": run, "seconds": seconds, "client": summary, "rows": rows(host, "cdb1", "10.42.0.48", SOURCE, TABLE),
             "before": before, "after": containers(lab_host, CASSANDRA_HOSTS)}
 
 
-def test_the_dropped_table_is_restored_from_r2_with_every_row(
-    dropped_and_restored: dict[str, Any], source: dict[str, Any]
-) -> None:
+def test_the_dropped_table_is_restored_from_r2_with_every_row(dropped_and_restored: dict[str, Any],
+                                                              source: dict[str, Any]) -> None:
     run = dropped_and_restored["run"]
     assert run.rc == 0, run.output
-    print("\n".join(lines_of(run, "Show the restore's plan") + lines_of(run, "Show what each node loaded")))
+    print("\n".join(plan_lines(run)))
     print(f"restore.yml took {dropped_and_restored['seconds']:.0f} s")
-    assert f"create from the backup's schema: {TABLE}" in lines_of(run, "Show the restore's plan")
-    assert dropped_and_restored["rows"] == source["r2"], (dropped_and_restored["rows"], source["r2"])
+    assert f"create from the backup's schema: {TABLE}" in plan_lines(run)
+    assert dropped_and_restored["rows"] == source[TABLE], (dropped_and_restored["rows"], source[TABLE])
 
 
 def test_the_quorum_client_saw_no_failure_and_no_node_restarted(dropped_and_restored: dict[str, Any]) -> None:
@@ -169,29 +222,3 @@ def test_the_quorum_client_saw_no_failure_and_no_node_restarted(dropped_and_rest
     print("client", json.dumps(client["totals"]), "p99", client["p99_ms"], "ms")
     assert client["totals"]["ops"] > 100 and client["totals"]["failed"] == 0, client
     assert dropped_and_restored["after"] == dropped_and_restored["before"], "a node's container changed"
-
-
-def test_the_truncated_table_is_restored_from_r1_with_overwrite(lab_host: Callable[[str], Host],
-                                                                dropped_and_restored: dict[str, Any],
-                                                                source: dict[str, Any]) -> None:
-    host = lab_host("lab-host1")
-    rc, out = cql(host, "cdb1", f"TRUNCATE {TABLE};")
-    assert rc == 0, out
-    run = restore({"backup_name": "r1", "restore_tables": "restoretest", "restore_overwrite": True})
-    assert run.rc == 0, run.output
-    assert f"truncate first (restore_overwrite): {TABLE}" in lines_of(run, "Show the restore's plan"), run.output
-    assert rows_at_all(host) == source["r1"]
-
-
-def test_the_whole_stack_is_restored_in_place_from_r2_with_overwrite(lab_host: Callable[[str], Host],
-                                                                     source: dict[str, Any]) -> None:
-    """After the test above the table holds r1's rows: every table of r2, truncated and loaded node by node."""
-    host = lab_host("lab-host1")
-    assert rows_at_all(host) == source["r1"]
-    run = restore({"backup_name": "r2", "restore_tables": "all", "restore_overwrite": True})
-    assert run.rc == 0, run.output
-    plan = lines_of(run, "Show the restore's plan")
-    print("\n".join(plan + lines_of(run, "Show what each node loaded")))
-    truncated = [line for line in plan if line.startswith("truncate first (restore_overwrite): ")]
-    assert truncated and TABLE in truncated[0], plan
-    assert rows_at_all(host) == source["r2"]

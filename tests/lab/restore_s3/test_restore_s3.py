@@ -4,7 +4,7 @@ The server is moto's S3 server (moto_server, Apache-2.0, from PyPI: lab/images/m
 scenario's prepare) over https, with a certificate for its overlay address signed by a CA that the prepare made with
 community.crypto (.cache/restore-s3-tls on the controller; a second CA that did not sign it), in a container on the
 stack's overlay network, on lab-host1; the sidekicks reach it from their node's network namespace. Run after
-tests/lab/restore_new_stack on the restore scenario's 5.0.8 stack.
+tests/lab/restore_overwrite on the restore scenario's 5.0.8 stack.
 What it shows on the real lab:
 - without the CA, and with the wrong CA, backup.yml is refused in seconds before Medusa runs, naming each node, the
   endpoint and the TLS error (Medusa alone retried such an error for more than 14 minutes); a CA file that is no
