@@ -220,7 +220,6 @@ def test_a_crashed_nodes_log_is_kept_in_a_file_of_its_own(tmp_path: Path) -> Non
     assert Path(out).read_text() == EXITED_39
 
 
-
 def test_a_held_poll_answers_as_soon_as_a_port_starts_listening(tmp_path: Path) -> None:
     """While a node starts, the poll watches its ports from inside: it answers at the first change, not after
     all its ticks, and without one when nothing is held. The storage port listens from the third look at it."""
