@@ -13,8 +13,10 @@ the bytes on disk are the bytes written) from a client container on the overlay,
   2. restore: the table dropped, `restore.yml -e backup_name=... -e restore_tables=bench_restore.blobs`, timed as a
               whole (the time to restore a table), and per node the download and the `nodetool import` from the
               restore's own figures;
-  3. check:   the rows counted at ALL against --rows; the keyspace dropped at the end (the backup stays in the
-              stores: `backup.yml -e backup_action=purge` removes it with the retention).
+  3. check:   every row read at ALL after the restore: their count against --rows, their SHA-256 against the rows
+              read at ALL before the backup (tests/lab/blob_rows.py, the drills' own client); the keyspace dropped
+              at the end (the backup stays in the stores: `backup.yml -e backup_action=purge` removes it with the
+              retention).
 
 Run it under the lab lock: flock /work/main/.cache/lab.lock .venv/bin/python bench/backup_restore.py.
 Results: .cache/bench-backup-restore.json; the playbooks' output in .cache/bench-backup-restore.log.
@@ -44,36 +46,8 @@ KEYSPACE, TABLE = "bench_restore", "blobs"
 LOG = ROOT / ".cache" / "bench-backup-restore.log"
 RESULTS = ROOT / ".cache" / "bench-backup-restore.json"
 
-# Runs in the client container (the 5.0.8 image's Python driver): write, or count at ALL.
-CLIENT = """
-import os, sys
-from cassandra import ConsistencyLevel
-from cassandra.auth import PlainTextAuthProvider
-from cassandra.cluster import Cluster
-from cassandra.concurrent import execute_concurrent_with_args
-from cassandra.query import SimpleStatement
-action, rows, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-password = open("/work/password").read().strip()
-cluster = Cluster(sys.argv[4].split(","), auth_provider=PlainTextAuthProvider("admin", password))
-session = cluster.connect()
-if action == "write":
-    session.execute("CREATE KEYSPACE IF NOT EXISTS bench_restore WITH replication = "
-                    "{'class': 'NetworkTopologyStrategy', 'dc1': 3}")
-    session.execute("CREATE TABLE IF NOT EXISTS bench_restore.blobs (id int PRIMARY KEY, payload blob) "
-                    "WITH compression = {'enabled': 'false'}")
-    insert = session.prepare("INSERT INTO bench_restore.blobs (id, payload) VALUES (?, ?)")
-    insert.consistency_level = ConsistencyLevel.QUORUM
-    for start in range(0, rows, 5000):
-        batch = [(i, os.urandom(size)) for i in range(start, min(rows, start + 5000))]
-        for ok, result in execute_concurrent_with_args(session, insert, batch, concurrency=64):
-            if not ok:
-                raise result
-else:
-    statement = SimpleStatement("SELECT id FROM bench_restore.blobs", fetch_size=5000,
-                                consistency_level=ConsistencyLevel.ALL)
-    print(sum(1 for _ in session.execute(statement, timeout=120)))
-cluster.shutdown()
-"""
+# Runs in the client container (the 5.0.8 image's Python driver): write the rows, or count them at ALL.
+CLIENT = (ROOT / "tests" / "lab" / "blob_rows.py").read_text(encoding="utf-8")
 
 
 def log(text: str) -> None:
@@ -171,7 +145,7 @@ def main() -> int:
 
     log(f"writing {args.rows} rows of {args.row_bytes} bytes ({args.rows * args.row_bytes / 1e6:.0f} MB, 3 replicas)")
     began = time.monotonic()
-    client("write", str(args.rows), str(args.row_bytes))
+    client("write", f"{KEYSPACE}.{TABLE}", str(args.rows), str(args.row_bytes))
     write_seconds = time.monotonic() - began
     for node, host in NODES.items():
         lab(host, "docker", "exec", node, "nodetool", "flush", KEYSPACE)
@@ -180,6 +154,7 @@ def main() -> int:
         for node, host in NODES.items()
     }
     log(f"written in {write_seconds:.0f} s; on disk per node: {on_disk}")
+    written = client("digest", f"{KEYSPACE}.{TABLE}").strip().splitlines()[-1]
 
     log(f"backup {name}")
     backup_seconds, report = playbook("backup.yml", {"backup_name": name})
@@ -189,7 +164,8 @@ def main() -> int:
     cql(f"DROP TABLE {KEYSPACE}.{TABLE};")
     restore_seconds, report = playbook("restore.yml", {"backup_name": name, "restore_tables": f"{KEYSPACE}.{TABLE}"})
     restore = restore_figures(report)
-    counted = int(client("count", "0", "0").strip().splitlines()[-1])
+    restored = client("digest", f"{KEYSPACE}.{TABLE}").strip().splitlines()[-1]
+    counted = int(restored.split()[0])
     cql(f"DROP KEYSPACE {KEYSPACE};")
     # DROP TABLE and DROP KEYSPACE each leave a snapshot of the data (auto_snapshot): twice the data set on each node.
     for node, host in NODES.items():
@@ -208,13 +184,14 @@ def main() -> int:
         seconds = figures["download_seconds"] + figures["import_seconds"]
         lines.append(f"  {node}: {megabytes:.0f} MB, download {figures['download_seconds']:.1f} s, import "
                      f"{figures['import_seconds']:.1f} s = {megabytes / seconds if seconds else 0:.1f} MB/s")
-    lines.append(f"rows at ALL after the restore: {counted} of {args.rows}")
+    lines.append(f"rows at ALL after the restore: {counted} of {args.rows}, every row "
+                 + ("equal to the rows written (SHA-256)" if restored == written else "NOT equal to the rows written"))
     print("\n".join(lines))
     RESULTS.write_text(json.dumps({"name": name, "rows": args.rows, "row_bytes": args.row_bytes, "on_disk": on_disk,
                                    "write_seconds": write_seconds, "backup_seconds": backup_seconds, "backup": backup,
                                    "restore_seconds": restore_seconds, "restore": restore, "counted": counted,
-                                   "lines": lines}, indent=2), encoding="utf-8")
-    return 0 if counted == args.rows else 1
+                                   "equal": restored == written, "lines": lines}, indent=2), encoding="utf-8")
+    return 0 if counted == args.rows and restored == written else 1
 
 
 if __name__ == "__main__":

@@ -77,37 +77,8 @@ else:
         for o in p.get('Contents', []):
             print(o['Key'], o['Size'], o['ETag'].strip('"'))
 """
-# Runs in cdb1's container with the 5.0.8 image's Python driver: write the rows, or digest every row read at ALL.
-ROWS_CLIENT = f"""
-import hashlib, os, random, sys
-from cassandra import ConsistencyLevel
-from cassandra.auth import PlainTextAuthProvider
-from cassandra.cluster import Cluster
-from cassandra.concurrent import execute_concurrent_with_args
-from cassandra.query import SimpleStatement
-cluster = Cluster(['{NODES["cdb1"][2]}'], auth_provider=PlainTextAuthProvider('admin', os.environ['CQLPW']))
-session = cluster.connect()
-if sys.argv[1] == 'write':
-    session.execute("CREATE KEYSPACE IF NOT EXISTS {KEYSPACE} WITH replication = "
-                    "{{'class': 'NetworkTopologyStrategy', 'dc1': 3}}")
-    session.execute("CREATE TABLE IF NOT EXISTS {TABLE} (id int PRIMARY KEY, payload blob) "
-                    "WITH compression = {{'enabled': 'false'}}")
-    insert = session.prepare("INSERT INTO {TABLE} (id, payload) VALUES (?, ?)")
-    insert.consistency_level = ConsistencyLevel.QUORUM
-    rows = [(i, random.randbytes({ROW_BYTES})) for i in range({ROWS})]
-    for ok, result in execute_concurrent_with_args(session, insert, rows, concurrency=32):
-        if not ok:
-            raise result
-else:
-    statement = SimpleStatement("SELECT id, payload FROM {TABLE}", fetch_size=2000,
-                                consistency_level=ConsistencyLevel.ALL)
-    rows = sorted((row.id, bytes(row.payload)) for row in session.execute(statement, timeout=120))
-    digest = hashlib.sha256()
-    for key, payload in rows:
-        digest.update(key.to_bytes(4, 'big') + payload)
-    print(len(rows), digest.hexdigest())
-cluster.shutdown()
-"""
+# tests/lab/blob_rows.py, run in cdb1's container with the 5.0.8 image's Python driver: the rows, their digest at ALL.
+BLOB_ROWS = (ROOT / "tests" / "lab" / "blob_rows.py").read_text(encoding="utf-8")
 STORE_REFUSAL = "Refuse a store a node cannot use"
 
 
@@ -141,7 +112,7 @@ def refused(lab_host: Callable[[str], Host], extra: dict[str, Any], task: str) -
 
 def rows_at_all(host: Host) -> dict[str, Any]:
     result = host.run(f"docker exec -e CQLPW={shlex.quote(superuser_password())} cdb1 "
-                      f"python3 -c {shlex.quote(ROWS_CLIENT)} digest")
+                      f"python3 -c {shlex.quote(BLOB_ROWS)} digest {TABLE} {NODES['cdb1'][2]}")
     assert result.rc == 0, result.stdout + result.stderr
     count, digest = result.stdout.split()
     return {"count": int(count), "sha256": digest}
@@ -196,7 +167,7 @@ def test_a_ca_file_that_is_no_certificate_is_refused_by_the_preflight(
 @pytest.fixture(scope="module")
 def backed_up(server: Host, lab_host: Callable[[str], Host]) -> dict[str, Any]:
     written = server.run(f"docker exec -e CQLPW={shlex.quote(superuser_password())} cdb1 "
-                         f"python3 -c {shlex.quote(ROWS_CLIENT)} write")
+                         f"python3 -c {shlex.quote(BLOB_ROWS)} write {TABLE} {ROWS} {ROW_BYTES} {NODES['cdb1'][2]}")
     assert written.rc == 0, written.stdout + written.stderr
     # One data file of the table on each node, whatever the memtable flushed on the way: above the threshold.
     for node, (host, _label, _ip, _data) in NODES.items():
