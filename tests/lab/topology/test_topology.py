@@ -110,7 +110,7 @@ def failed(run: Run) -> str:
 
 def results_of(run: Run, name: str) -> list[dict[str, Any]]:
     """Every host's result of the run's tasks whose name ends with `name` (to explain a failed assertion)."""
-    return [{host: result for host, result in task["hosts"].items()} for task in run.tasks if task["name"].endswith(name)]
+    return [dict(task["hosts"]) for task in run.tasks if task["name"].endswith(name)]
 
 
 def plan_lines(run: Run) -> list[str]:
