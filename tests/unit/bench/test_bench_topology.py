@@ -3,30 +3,14 @@ plugins/plugin_utils/_upgrade/canary.py writes them), and a joining node's log."
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 from ansible_collections.corral.cassandra.plugins.plugin_utils._upgrade import canary
+from bench_loader import load_bench
 
-ROOT = Path(__file__).resolve().parents[3]
-
-
-def _load() -> ModuleType:
-    sys.path.insert(0, str(ROOT / "bench"))
-    spec = importlib.util.spec_from_file_location("bench_topology", ROOT / "bench" / "topology.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load()
+bench = load_bench("topology")
 SETTINGS = {"rate": 50, "baseline": 2, "window": 2, "timeout": 60, "p99_factor": 5, "p99_floor_ms": 250}
 
 

@@ -2,24 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
+from bench_loader import load_bench
 
-ROOT = Path(__file__).resolve().parents[3]
-
-
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_upgrade", ROOT / "bench" / "upgrade.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load()
+bench = load_bench("upgrade")
 
 # Two starts of one container: the marks are read from the last one only.
 LOG = """2026-12-07T00:40:01.000000000Z INFO  [main] 00:40:01.000 Configuration location: file:/etc/cassandra/cassandra.yaml
