@@ -195,7 +195,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             totals["failed"] += 1
             window["failed"] += 1
             if len(errors) < 100:
-                errors.append({"t": round(began, 3), "op": kind, "id": row_id, "error": error})
+                # The hosts the driver held up when the operation failed: a retry goes to these only.
+                up = sorted(host.address for host in cluster.metadata.all_hosts() if host.is_up)
+                errors.append({"t": round(began, 3), "end": round(time.time(), 3), "op": kind, "id": row_id,
+                               "error": error, "driver_up": up})
 
     run_started = time.time()
     while not stop["now"]:
@@ -208,7 +211,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             record("write", began, None, row_id)
         except Exception as exc:
             failed_writes.append(row_id)
-            record("write", began, f"{type(exc).__name__}: {exc}"[:300], row_id)
+            record("write", began, f"{type(exc).__name__}: {exc}"[:600], row_id)
         # Read back a row known to be written: one of the loaded rows or one of ours.
         known = rng.randrange(args.initial_rows + (next_id - args.start_id))
         read_id = known if known < args.initial_rows else args.start_id + known - args.initial_rows
@@ -224,7 +227,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             else:
                 record("read", began, None, read_id)
         except Exception as exc:
-            record("read", began, f"{type(exc).__name__}: {exc}"[:300], read_id)
+            record("read", began, f"{type(exc).__name__}: {exc}"[:600], read_id)
         now = time.time()
         if now - window["start"] >= 1.0:
             flush_window(now)

@@ -212,7 +212,19 @@ def test_the_cluster_served_the_client_throughout(crashed: dict[str, Any], ring:
         # An error's time is when its operation began, up to the client's timeout before the kill.
         if not ("Timeout" in error["error"] and any(-12 <= error["t"] - at <= KILL_WINDOW for at in kills))
     ]
-    assert not unexplained and len(run["errors"]) <= MAX_TIMEOUTS_PER_KILL * len(kills), run["errors"][:10]
+    # Seen once in CI: a QUORUM read begun during a node's drain timed out at its coordinator, and the driver had no
+    # other host to retry on. On 3.9 (session 13's lab loop) a peer can mark a draining node DOWN on its shutdown
+    # announcement and UP again 10 ms later (an echo answered within the drain's 2 s), then send it reads after its
+    # messaging stops; the client's retry on another node hides such timeouts, so what left no host is the open
+    # question. driver_up (the hosts the driver held up) and the upgrade's tasks then tell the next occurrence.
+    # What the upgrade was doing then: its task headers and results from 15 s before each such error to its end.
+    context = [
+        f"{at:.3f} {line}"
+        for error in unexplained[:3]
+        for at, line in crashed["run"].lines
+        if error["t"] - 15 <= at <= error.get("end", error["t"]) + 2 and line.startswith(("TASK [", "ok:", "changed:", "fatal:"))
+    ]
+    assert not unexplained and len(run["errors"]) <= MAX_TIMEOUTS_PER_KILL * len(kills), (run["errors"][:10], context)
     assert verify_rows()["missing"] == 0
 
 
