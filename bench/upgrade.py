@@ -8,7 +8,7 @@ rows and starts the test client (tests/lab/upgrade/cqlclient.py: writes and read
 a time, in a container on the overlay). Then, with the client running:
 
   1. before:  --baseline seconds of client traffic alone;
-  2. restart: one node (cdb3) restarted as the upgrade does it - nodetool disablebinary, the same grace,
+  2. restart: one node (cdb3) restarted as the upgrade does it - nodetool disablebinary, disablegossip, the same grace,
               drain, container restart - until its peers see it Up/Normal and it answers CQL;
   3. upgrade: `ansible-playbook upgrade.yml -e version=--to`, timed as a whole (whole), from its start to its
               first disablebinary (preflight: the stack model and every check before a node changes), and from
@@ -114,6 +114,7 @@ def restart_one_node() -> tuple[float, float]:
     Returns its seconds, and the seconds of the check that saw it healthy (part of them)."""
     started = time.time()
     lab(VICTIM_HOST, "docker", "exec", VICTIM, "nodetool", "disablebinary")
+    lab(VICTIM_HOST, "docker", "exec", VICTIM, "nodetool", "disablegossip")
     time.sleep(GRACE)
     lab(VICTIM_HOST, "docker", "exec", VICTIM, "nodetool", "drain", timeout=600)
     lab(VICTIM_HOST, "docker", "restart", "-t", "120", VICTIM, timeout=300)
