@@ -7,7 +7,6 @@ Starts from the stack on FROM with no upgrade under way (molecule/upgrade_interr
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import time
@@ -16,6 +15,7 @@ from typing import Any
 
 import pytest
 from cluster import cql, select_count, write_rows
+from process_tree import kill_tree
 from testinfra.host import Host
 from upgrade_lab import FROM, NODES, TO, image, inspect_all, playbook, playbook_command, ring_states
 
@@ -34,7 +34,8 @@ def stack_now(lab_host: Callable[[str], Host]) -> dict[str, dict[str, Any]]:
 
 
 def kill_when(condition: Callable[[], bool], *args: str, timeout: float = 900) -> str:
-    """Start ansible-playbook, SIGKILL its whole process group once condition() holds; its output."""
+    """Start ansible-playbook, SIGKILL it and every process it started once condition() holds (process_tree: its
+    workers run in sessions of their own, and outlive a SIGKILL to its process group); its output."""
     process = subprocess.Popen(
         **playbook_command(*args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
     )
@@ -42,12 +43,12 @@ def kill_when(condition: Callable[[], bool], *args: str, timeout: float = 900) -
     try:
         while process.poll() is None and time.monotonic() < deadline:
             if condition():
-                os.killpg(process.pid, signal.SIGKILL)
+                kill_tree(process.pid)
                 break
             time.sleep(1)
     finally:
         if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
+            kill_tree(process.pid)
         output = process.communicate()[0]
     assert process.returncode == -signal.SIGKILL, f"the playbook ended by itself ({process.returncode}): {output[-3000:]}"
     return output
