@@ -215,8 +215,9 @@ def test_the_cluster_served_the_client_throughout(crashed: dict[str, Any], ring:
     # Seen once in CI: a QUORUM read begun during a node's drain timed out at its coordinator, and the driver had no
     # other host to retry on. On 3.9 (session 13's lab loop) a peer can mark a draining node DOWN on its shutdown
     # announcement and UP again 10 ms later (an echo answered within the drain's 2 s), then send it reads after its
-    # messaging stops; the client's retry on another node hides such timeouts, so what left no host is the open
-    # question. driver_up (the hosts the driver held up) and the upgrade's tasks then tell the next occurrence.
+    # messaging stops. The quiesce now stops gossip before the drain (quiesce.yml), which every peer then keeps.
+    # Why the driver had no host left is still open: driver_up (the hosts it held up) and the upgrade's tasks then
+    # tell the next occurrence.
     # What the upgrade was doing then: its task headers and results from 15 s before each such error to its end.
     context = [
         f"{at:.3f} {line}"
