@@ -155,7 +155,8 @@ def plan(nodes: list[dict[str, Any]], outputs: dict[str, str], name: str, tables
     """Refuse before anything changes; else which tables to create or truncate, and what each node loads.
 
     `nodes`: the stack's nodes (the backup preflight's plan); `outputs`: each node's output of
-    `restore_node.py read` (the parts of the backup in its host's store, the live token map and tables).
+    `restore_node.py read` (the parts of the backup in its host's store; the first node's also the live token map,
+    keyspaces, tables and types: the live cluster is read there only).
     """
     wanted, problems = requested(tables)
     reads: dict[str, dict[str, Any]] = {}
@@ -164,6 +165,8 @@ def plan(nodes: list[dict[str, Any]], outputs: dict[str, str], name: str, tables
             reads[node["name"]] = read_json(outputs.get(node["name"], ""))
         except ValueError as exc:
             problems.append(f"{node['name']}: {exc}")
+    if nodes and nodes[0]["name"] in reads and "live_tokenmap" not in reads[nodes[0]["name"]]:
+        problems.append(f"{nodes[0]['name']}: its read holds no view of the live cluster (restore_node.py read ... live)")
     for node in sorted(nodes, key=lambda item: str(item["name"])):
         parts = (reads.get(node["name"]) or {}).get("parts")
         if node["name"] in reads and not parts:

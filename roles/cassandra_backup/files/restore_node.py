@@ -1,7 +1,9 @@
 """A restore in place, one node's steps, with Medusa's own code; each prints one JSON line.
 
-    python restore_node.py read CONFIG NAME           the parts of backup NAME in this host's store (tables, token
-                                                      map, schema) and the live cluster as this node sees it
+    python restore_node.py read CONFIG NAME [live]    the parts of backup NAME in this host's store (tables, token
+                                                      map, schema); with `live`, also the live cluster as this node
+                                                      sees it (the plan reads it from one node: a CQL session each
+                                                      costs seconds)
     python restore_node.py prepare CONFIG NAME JSON   [{"cql", "done"}]: the statements the controller's plan took
                                                       from the backup's schema (create) or wrote (truncate), in order
     python restore_node.py load CONFIG NAME STAGING JSON SOURCE
@@ -81,12 +83,14 @@ def summary(part: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def read(config: Any, name: str) -> dict[str, Any]:
+def read(config: Any, name: str, live: bool) -> dict[str, Any]:
     result: dict[str, Any] = {
         "name": name,
         "fqdn": config.storage.fqdn,
         "parts": {fqdn: summary(part) for fqdn, part in backup_parts(config, name).items()},
     }
+    if not live:
+        return result
     with Cassandra(config).new_session() as session:
         result["live_tokenmap"] = session.tokenmap()
         keyspaces = session.cluster.metadata.keyspaces
@@ -159,7 +163,7 @@ def load(config_file: str, name: str, staging: str, tables: list[dict[str, str]]
 def main(argv: list[str]) -> None:
     action, config = argv[1], load_config(argv[2])
     if action == "read":
-        print(json.dumps(read(config, argv[3])))
+        print(json.dumps(read(config, argv[3], argv[4:5] == ["live"])))
     elif action == "prepare":
         print(json.dumps(prepare(config, json.loads(argv[4]))))
     elif action == "load":

@@ -35,14 +35,15 @@ def backup_part(finished: bool = True, tokenmap: dict[str, Any] | None = None) -
 
 
 def part(ip: str, exists: bool = True, finished: bool = True, tokenmap: dict[str, Any] | None = None,
-         live_tables: dict[str, str] | None = None, live_tokenmap: dict[str, Any] | None = None) -> dict[str, Any]:
-    """One node's read: the parts of the backup in its host's store (its own, at its address) and the live cluster."""
-    return {
-        "parts": {ip: backup_part(finished, tokenmap)} if exists else {},
-        "live_tokenmap": TOKENS if live_tokenmap is None else live_tokenmap,
-        "live_keyspaces": ["ks"],
-        "live_tables": {"ks.c": TABLE_C} if live_tables is None else live_tables,
-    }
+         live_tables: dict[str, str] | None = None, live_tokenmap: dict[str, Any] | None = None,
+         live: bool = True) -> dict[str, Any]:
+    """One node's read: the parts of the backup in its host's store (its own, at its address) and, with `live` (the
+    first node's read), the live cluster."""
+    found: dict[str, Any] = {"parts": {ip: backup_part(finished, tokenmap)} if exists else {}}
+    if live:
+        found.update(live_tokenmap=TOKENS if live_tokenmap is None else live_tokenmap, live_keyspaces=["ks"],
+                     live_tables={"ks.c": TABLE_C} if live_tables is None else live_tables)
+    return found
 
 
 def outputs(**parts: dict[str, Any]) -> dict[str, str]:
@@ -114,6 +115,20 @@ def test_a_table_or_keyspace_not_in_the_backup_is_refused_naming_what_it_holds()
 ])
 def test_bad_table_names_are_refused(tables: list[str], expected: str) -> None:
     assert expected in refusal(tables=tables)
+
+
+def test_the_live_cluster_is_read_from_the_first_node_only() -> None:
+    """The other nodes read only their host's store (restore_node.py read without `live`): the plan needs no more."""
+    store_only = {node: part(ip, live=False) for node, ip in IPS.items() if node != "cdb1"}
+    found = restore.plan(NODES, outputs(**store_only), "b2", ["ks.t"], False)
+    assert found["create"] == ["ks.t"] and [node["source"] for node in found["nodes"]] == list(IPS.values())
+    # A table the first node sees live is judged by its view, not by the other nodes' (which hold none).
+    assert restore.plan(NODES, outputs(**store_only), "b2", ["ks.c"], True)["truncate"] == ["ks.c"]
+
+
+def test_a_first_node_without_the_live_cluster_is_refused() -> None:
+    message = refusal(outputs=outputs(cdb1=part("10.42.0.48", live=False)))
+    assert "cdb1: its read holds no view of the live cluster" in message
 
 
 def test_a_backup_of_other_nodes_is_refused() -> None:
