@@ -6,8 +6,10 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -61,9 +63,38 @@ def playbook_env(bin_dir: Path = BIN) -> dict[str, str]:
     return env
 
 
+def task_seconds(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The json callback's report -> each task in the order it started: its name, its seconds (start to its last
+    host's result) and the seconds since the previous task ended (Ansible's own time between tasks)."""
+    found: list[dict[str, Any]] = []
+    ended: datetime | None = None
+    for play in report.get("plays", []):
+        for task in play.get("tasks", []):
+            duration = task["task"].get("duration") or {}
+            if "start" not in duration:
+                continue
+            start = datetime.fromisoformat(duration["start"].rstrip("Z"))
+            end = datetime.fromisoformat(duration["end"].rstrip("Z")) if "end" in duration else start
+            found.append({"task": task["task"]["name"], "seconds": round((end - start).total_seconds(), 1),
+                          "gap": round((start - ended).total_seconds(), 1) if ended else 0.0})
+            ended = end
+    return found
+
+
+def note_times(path: str, playbook: str, extra_vars: dict[str, Any], rc: int, seconds: float,
+               report: dict[str, Any]) -> None:
+    """One line of JSON per playbook run, appended to `path`: where a lab test's time went, task by task."""
+    line = {"test": os.environ.get("PYTEST_CURRENT_TEST", ""), "playbook": playbook, "extra_vars": sorted(extra_vars),
+            "rc": rc, "seconds": round(seconds, 1), "tasks": task_seconds(report)}
+    with open(path, "a", encoding="utf-8") as notes:
+        notes.write(json.dumps(line) + "\n")
+
+
 def run_playbook(playbook: str, extra_vars: dict[str, Any], *args: str) -> Run:
-    """ansible-playbook with the project's ansible.cfg and the JSON callback."""
+    """ansible-playbook with the project's ansible.cfg and the JSON callback. With CORRAL_LAB_TIMES set to a file,
+    each run's seconds, task by task, are appended to it (note_times)."""
     env = playbook_env()
+    began = time.monotonic()
     done = subprocess.run(
         [str(BIN / "ansible-playbook"), playbook, "--extra-vars", json.dumps(extra_vars), *args],
         cwd=ROOT,
@@ -78,6 +109,8 @@ def run_playbook(playbook: str, extra_vars: dict[str, Any], *args: str) -> Run:
         report = json_report(done.stdout)
     except ValueError:
         return Run(done.returncode, output)
+    if os.environ.get("CORRAL_LAB_TIMES"):
+        note_times(os.environ["CORRAL_LAB_TIMES"], playbook, extra_vars, done.returncode, time.monotonic() - began, report)
     tasks = [
         {"name": task["task"]["name"], "hosts": task.get("hosts", {})}
         for play in report.get("plays", [])
