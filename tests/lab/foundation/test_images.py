@@ -1,7 +1,7 @@
 """Each Cassandra image of the lab starts a single node on a lab host that answers CQL and nodetool.
 
 LAB_SMOKE_SKIP names versions to leave out, separated by spaces: ./dev test leaves out those that a later scenario of
-the same run deploys as a three-node cluster anyway (3.9: default; 3.10: upgrade, journey; 5.0.8: stack-current).
+the same run deploys as a three-node cluster anyway (3.9: default; 3.10: upgrade; 5.0.8: stack-current).
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The rolling restart (restart.yml) with the canary, on the stack of the scenario (stack-current: 5.0.8).
+"""The rolling restart (restart.yml) with the canary, on the stack of the scenario (stack-changes: 5.0.8).
 
 Its check mode shows the plan and changes nothing; the real run restarts each node's own container one at a time
 (same container ids, each StartedAt later, each node gated before the next is touched), the canary sees zero failed

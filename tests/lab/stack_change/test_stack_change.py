@@ -3,7 +3,7 @@
 `site.yml --check --diff` reports the change with the settings before and after, and changes nothing;
 the real run recreates the Cassandra containers with the same IPs and data containers, the new setting
 in force and every row still there; a re-run changes nothing. Runs on the stack of the scenario
-(the stack-current scenario: 5.0.8, whose system_views.settings shows the running configuration).
+(the stack-changes scenario: 5.0.8, whose system_views.settings shows the running configuration).
 """
 
 from __future__ import annotations
