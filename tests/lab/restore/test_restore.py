@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from clock import PauseWatch
 from cluster import superuser_password
 from refusal import Run, containers, refused, run_playbook
 from testinfra.host import Host
@@ -185,11 +186,8 @@ def test_the_index_and_the_type_work_in_the_new_stack(new_stack: dict[str, Any])
     assert found == expected, new_stack["found_by_index"]
 
 
-@pytest.fixture(scope="module")
-def dropped_and_restored(lab_host: Callable[[str], Host], source: dict[str, Any]) -> dict[str, Any]:
+def drop_and_restore(host: Host) -> dict[str, Any]:
     """restoretest.t dropped and restored from r2 while the QUORUM client runs."""
-    host = lab_host("lab-host1")
-    before = containers(lab_host, CASSANDRA_HOSTS)
     labclient("reset")
     labclient("load", "--rows", str(CLIENT_ROWS))
     labclient("start", "--start-id", "1000000", "--initial-rows", str(CLIENT_ROWS))
@@ -203,8 +201,22 @@ def dropped_and_restored(lab_host: Callable[[str], Host], source: dict[str, Any]
     finally:
         stopped = labclient("stop")
     summary = json.loads(next(line for line in stopped.splitlines() if line.startswith("{")))
-    return {"run": run, "seconds": seconds, "client": summary, "rows": rows(host, "cdb1", "10.42.0.48", SOURCE, TABLE),
-            "before": before, "after": containers(lab_host, CASSANDRA_HOSTS)}
+    return {"run": run, "seconds": seconds, "client": summary}
+
+
+@pytest.fixture(scope="module")
+def dropped_and_restored(lab_host: Callable[[str], Host], source: dict[str, Any]) -> dict[str, Any]:
+    """The drill; once more when the machine was paused during it (clock.py), which freezes the cluster with it."""
+    host = lab_host("lab-host1")
+    before = containers(lab_host, CASSANDRA_HOSTS)
+    watch = PauseWatch()
+    drill = drop_and_restore(host)
+    if watch.paused() and drill["run"].rc == 0:
+        print(f"the machine was paused for {watch.paused():.1f} s during the drill "
+              f"(client: {json.dumps(drill['client']['totals'])}): run again")
+        drill = drop_and_restore(host)
+    return {**drill, "rows": rows(host, "cdb1", "10.42.0.48", SOURCE, TABLE), "before": before,
+            "after": containers(lab_host, CASSANDRA_HOSTS)}
 
 
 def test_the_dropped_table_is_restored_from_r2_with_every_row(dropped_and_restored: dict[str, Any],
