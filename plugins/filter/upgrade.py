@@ -3,7 +3,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Filters of the cassandra_upgrade role: the upgrade's plan, its steps and its messages.
 
-Thin wrappers: the logic lives in plugins/plugin_utils/_upgrade/plan.py.
+Thin wrappers: the logic lives in plugins/plugin_utils/_upgrade/plan.py (and rollback.py, canary.py).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ansible_collections.corral.cassandra.plugins.plugin_utils._filters import plain as _plain
-from ansible_collections.corral.cassandra.plugins.plugin_utils._upgrade import canary
+from ansible_collections.corral.cassandra.plugins.plugin_utils._upgrade import canary, rollback
 from ansible_collections.corral.cassandra.plugins.plugin_utils._upgrade import plan as upgrade
 
 
@@ -103,6 +103,19 @@ def canary_report(text: str, baseline_lines: int, first_step_line: int) -> list[
     return canary.report(str(text or ""), int(baseline_lines), int(first_step_line))
 
 
+def rollback_restores(plan_: dict[str, Any], reads: dict[str, Any], acknowledged: Any = False) -> dict[str, Any]:
+    """The plan + each host's data read -> the nodes a rollback restores from snapshots, the repairs, refusals."""
+    return rollback.rollback_restores(_plain(plan_), _plain(reads), bool(acknowledged))
+
+
+def restore_line(restore: dict[str, Any], output: str) -> str:
+    return rollback.restore_line(_plain(restore), str(output or ""))
+
+
+def restore_report(restores: dict[str, Any], repairs: list[Any], back: dict[str, Any] | None = None) -> list[str]:
+    return rollback.restore_report(_plain(restores), _plain(repairs or []), _plain(back or {}))
+
+
 class FilterModule:
     """corral.cassandra.cassandra_upgrade_* filters."""
 
@@ -126,4 +139,7 @@ class FilterModule:
             "cassandra_upgrade_canary_baseline": canary_baseline,
             "cassandra_upgrade_canary_verdict": canary_verdict,
             "cassandra_upgrade_canary_report": canary_report,
+            "cassandra_upgrade_rollback_restores": rollback_restores,
+            "cassandra_upgrade_restore_line": restore_line,
+            "cassandra_upgrade_restore_report": restore_report,
         }

@@ -149,6 +149,12 @@ def _epoch(text: Any) -> float | None:
     return calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0)) + float("0." + (match.group(7) or "0"))
 
 
+def _storage_compatibility_mode(container: dict[str, Any] | None) -> Any:
+    """The storage_compatibility_mode the container was deployed with (io.corral.settings); None when not set."""
+    settings = recorded_settings(_labels(container)) if container else None
+    return (settings or {}).get("cassandra_yaml", {}).get("storage_compatibility_mode")
+
+
 def observe_nodes(stack: dict[str, Any], containers: list[dict[str, Any]], copies: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per node of the stack: its container and rollback copy as they are now."""
     by_container, by_copy = _results_by_node(containers), _results_by_node(copies)
@@ -177,6 +183,8 @@ def observe_nodes(stack: dict[str, Any], containers: list[dict[str, Any]], copie
                 "version": str(version) if version else None,
                 # When its container last started (the engine's clock), for a restart to resume.
                 "started_at": _epoch((container.get("State") or {}).get("StartedAt")) if container else None,
+                # What decides 5.0's on-disk format (a rollback across a format change restores a snapshot).
+                "storage_compatibility_mode": _storage_compatibility_mode(container),
                 # The model's own node, as the cassandra_stack tasks (nodes.yml, wait.yml) take it.
                 "model": node,
                 "rollback": None
