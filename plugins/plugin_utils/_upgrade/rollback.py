@@ -321,8 +321,20 @@ def restore_report(restores: dict[str, Any], repairs: list[dict[str, Any]], back
 
 
 def repair_lines(name: str, output: str) -> list[str]:
-    """The lines of nodetool repair's output worth showing: each keyspace's end, and errors."""
-    keep = re.compile(r"finished|completed|error|failed|exception", re.IGNORECASE)
-    lines = [line.strip() for line in str(output or "").splitlines() if keep.search(line)]
-    return [f"{name}: {line}" for line in lines] or [f"{name}: nodetool repair -full printed nothing to show"]
-
+    """The lines of nodetool repair's output worth showing: each repair command's end, with the keyspace its start
+    named, and errors (not the line of each range's session)."""
+    keyspaces: dict[str, str] = {}
+    lines: list[str] = []
+    for line in str(output or "").splitlines():
+        text = line.strip()
+        started = re.search(r"Starting repair command #(\d+).*?repairing keyspace (\S+)", text)
+        if started:
+            keyspaces[started.group(1)] = started.group(2)
+            continue
+        finished = re.search(r"Repair command #(\d+) finished", text)
+        if finished:
+            keyspace = keyspaces.get(finished.group(1))
+            lines.append(f"{name}: {text}" + (f" (keyspace {keyspace})" if keyspace else ""))
+        elif re.search(r"error|failed|exception", text, re.IGNORECASE) and "Repair session" not in text:
+            lines.append(f"{name}: {text}")
+    return lines or [f"{name}: nodetool repair -full printed nothing to show"]

@@ -211,12 +211,16 @@ def test_the_restore_line_and_the_report() -> None:
     assert line.startswith(f"cdb1: back to its snapshot {TAGS['cdb1']} (taken 2026-12-07 05:10:00 UTC): 12 files")
     assert rollback.restore_line(restores["cdb1"], "state=already at=1").endswith("(not restored twice)")
     repairs = [
-        {"item": {"name": "cdb3"}, "stdout": "[2026-12-07 06:00:00,000] Starting repair command #1\n"
-                                            "[2026-12-07 06:00:02,000] Repair command #1 finished in 2 seconds\n"},
+        {"item": {"name": "cdb3"}, "stdout": (
+            "[2026-12-07 06:00:00,000] Starting repair command #1 (5e0c-1), repairing keyspace upgrade_test with repair "
+            "options (parallelism: parallel, primary range: false, incremental: false)\n"
+            "[2026-12-07 06:00:01,000] Repair session 6f1d-2 for range [(-1,2]] finished (progress: 50%)\n"
+            "[2026-12-07 06:00:02,000] Repair completed successfully\n"
+            "[2026-12-07 06:00:02,000] Repair command #1 finished in 2 seconds\n")},
         {"item": {"name": "cdb2"}, "stdout": ""},
     ]
     report = rollback.restore_report(restores, repairs, {"cdb3": 1796620000.0, "cdb1": 1796620300.0})
-    assert report[0] == "cdb3: [2026-12-07 06:00:02,000] Repair command #1 finished in 2 seconds"
+    assert report[0] == "cdb3: [2026-12-07 06:00:02,000] Repair command #1 finished in 2 seconds (keyspace upgrade_test)"
     assert report[1] == "cdb2: nodetool repair -full printed nothing to show"
     assert report[3].startswith("Writes acknowledged after 2026-12-07 05:14:00 UTC (the latest snapshot, cdb3's) until "
                                 "the nodes were back on 3.11.19 (the last at ")
