@@ -34,7 +34,12 @@ def readable(sstable_format: str, version: Version) -> bool:
     format (d*) came with 5.0."""
     if sstable_format.startswith("d"):
         return version.major >= 5
-    return sstable_format[:1] <= chr(ord("m") + version.major - 3)
+    return sstable_format[:1] <= reads_up_to(version)
+
+
+def reads_up_to(version: Version) -> str:
+    """The last SSTable format letter a version reads (see readable): what files/rollback_restore.sh is told."""
+    return chr(ord("m") + version.major - 3)
 
 
 def format_generation(version: Version, storage_compatibility_mode: Any = None) -> int:
@@ -173,6 +178,8 @@ def rollback_restores(plan_: dict[str, Any], reads: dict[str, Any], acknowledged
             "host": node["host"],
             "from": node.get("version") or "the newer version",
             "to": str(old),
+            "reads_up_to": reads_up_to(old),
+            "reads_bti": old.major >= 5,
             "tag": tag,
             "taken": tag_time(tag),
             "taken_text": utc(tag_time(tag)),

@@ -1,13 +1,18 @@
-# Run by tasks/rollback_restore.yml as `sh -c "$(cat this)" rollback_restore TAG`, in a one-shot BusyBox container
-# that sees the node's /var/lib/cassandra (volumes_from its data container), while the node is stopped.
-# Brings the node's data back to its snapshot TAG: in each table directory, what is there and not already that
-# snapshot's is moved aside into corral-rollback/TAG/ (a rename on the same file system: nothing the newer version
-# wrote is deleted), then the snapshot's files are hard-linked in; the commit log, hints and saved caches are moved
-# aside too (the old version cannot replay the newer one's). Safe to run again: a node already restored (the
-# `restored` mark) is left as it is, and an interrupted run keeps what it linked and goes on.
+# Run by tasks/rollback_restore.yml as `sh -c "$(cat this)" rollback_restore TAG UP_TO BTI`, in a one-shot BusyBox
+# container that sees the node's /var/lib/cassandra (volumes_from its data container), while the node is stopped.
+# UP_TO: the last SSTable format letter the old version reads (m for 3.x, n for 4.x); BTI: yes when it reads d* (5.0).
+# Brings the node's data back to its snapshot TAG: in each table directory, the files the newer version wrote (any
+# file that is no SSTable component or transaction log of a format the old version reads) are moved aside into
+# corral-rollback/TAG/ (a rename on the same file system: nothing is deleted), then the snapshot's files are
+# hard-linked in. The old version's own files stay: those of the snapshot, and any it flushed after it (its drain),
+# which it reads and which hold writes the snapshot lacks. The commit log, hints and saved caches are moved aside
+# (the old version cannot replay the newer one's). Safe to run again: a node already restored (the `restored` mark)
+# is left as it is, and an interrupted run keeps what it linked and goes on.
 # Last line: state=restored moved=N linked=N at=EPOCH, or state=already at=EPOCH.
 set -eu
 TAG="$1"
+UP_TO="${2:-m}"
+BTI="${3:-no}"
 ROOT="${CASSANDRA_ROOT:-/var/lib/cassandra}"  # the unit test points it elsewhere
 KEEP="$ROOT/corral-rollback/$TAG"
 
@@ -33,13 +38,23 @@ aside() {
   moved=$((moved + 1))
 }
 
-# restore_files LIVE SNAP KEEP: LIVE's files that are not SNAP's (the same inode) moved to KEEP, SNAP's linked in.
+# old_version_file NAME: whether the old version wrote it (an SSTable component or transaction log of a format it reads:
+# mc-1-big-Data.db, mc_txn_compaction_<id>.log).
+old_version_file() {
+  case "$1" in
+    d[a-z]-* | d[a-z]_txn_*) [ "$BTI" = yes ] ;;
+    [a-"$UP_TO"][a-z]-* | [a-"$UP_TO"][a-z]_txn_*) true ;;
+    *) false ;;
+  esac
+}
+
+# restore_files LIVE SNAP KEEP: LIVE's files the newer version wrote moved to KEEP, then SNAP's linked in.
 restore_files() {
   local live="$1" snap="$2" keep="$3" entry name
   for entry in "$live"/* "$live"/.[!.]*; do
     [ -f "$entry" ] || continue
     name="${entry##*/}"
-    if [ -e "$snap/$name" ] && [ "$entry" -ef "$snap/$name" ]; then continue; fi
+    old_version_file "$name" && continue
     aside "$entry" "$keep/$name"
   done
   [ -d "$snap" ] || return 0
@@ -58,7 +73,7 @@ for table in "$ROOT"/data/*/*/; do
   relative="${table#"$ROOT"/}"
   snap="$table/snapshots/$TAG"
   # A table without that snapshot is one the newer version created (the snapshot has every table of the old one,
-  # empty ones too): all of it is kept aside.
+  # empty ones too): what it holds is the newer version's, kept aside.
   restore_files "$table" "$snap" "$KEEP/$relative"
   # Secondary indexes live in .<index> directories, as in the snapshot.
   for index in "$table"/.[!.]*/ "$snap"/.[!.]*/; do

@@ -91,6 +91,7 @@ def test_after_3_11_to_4_1_every_node_needs_its_snapshot_and_without_the_acknowl
     found = rollback.rollback_restores(rollback_plan(), upgraded(), False)
     assert sorted(found["restores"]) == ["cdb1", "cdb2", "cdb3"]
     assert found["restores"]["cdb2"]["tag"] == TAGS["cdb2"]
+    assert (found["restores"]["cdb2"]["reads_up_to"], found["restores"]["cdb2"]["reads_bti"]) == ("m", False)
     assert found["restores"]["cdb2"]["kept"] == f"/cassandra/data/corral-rollback/{TAGS['cdb2']}"
     assert [repair["name"] for repair in found["repairs"]] == ["cdb1", "cdb2", "cdb3"]
     assert len(found["problems"]) == 1

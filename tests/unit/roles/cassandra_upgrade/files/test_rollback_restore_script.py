@@ -19,7 +19,7 @@ pytestmark = pytest.mark.skipif(BUSYBOX is None, reason="needs busybox (Debian: 
 def run(root: Path) -> subprocess.CompletedProcess[str]:
     assert BUSYBOX
     return subprocess.run(
-        [BUSYBOX, "sh", "-c", SCRIPT.read_text(encoding="utf-8"), "rollback_restore", TAG],
+        [BUSYBOX, "sh", "-c", SCRIPT.read_text(encoding="utf-8"), "rollback_restore", TAG, "m", "no"],
         env={**os.environ, "CASSANDRA_ROOT": str(root)}, capture_output=True, text=True, check=False,
     )
 
@@ -36,7 +36,8 @@ def files(root: Path) -> set[str]:
 
 @pytest.fixture
 def node(tmp_path: Path) -> Path:
-    """3.11 wrote mc files and snapshotted them; 4.1 then compacted them away into nb files, and made its own table."""
+    """3.11 wrote mc files and snapshotted them, then flushed once more in its drain; 4.1 then compacted the snapshotted
+    files away into nb files, and made its own table."""
     local, table = tmp_path / "data/system/local-7ad5", tmp_path / "data/ks/t-1b2c"
     write(local / "snapshots" / TAG / "mc-1-big-Data.db", "local before")
     write(local / "snapshots" / TAG / "manifest.json", "{}")
@@ -45,6 +46,7 @@ def node(tmp_path: Path) -> Path:
     write(table / "snapshots" / TAG / "schema.cql", "CREATE TABLE")
     write(table / "snapshots" / TAG / ".t_idx" / "mc-1-big-Data.db", "index before")
     write(table / "nb-3-big-Data.db", "rows by 4.1")
+    write(table / "mc-4-big-Data.db", "rows 3.11 flushed in its drain, after the snapshot")
     write(table / "nb_txn_compaction_1.log", "")
     write(table / ".t_idx" / "nb-1-big-Data.db", "index by 4.1")
     write(tmp_path / "data/system/peers_v2-c4325" / "nb-1-big-Data.db", "peers by 4.1")
@@ -54,7 +56,7 @@ def node(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_the_node_goes_back_to_its_snapshot_and_nothing_is_deleted(node: Path) -> None:
+def test_the_node_goes_back_to_its_snapshot_keeping_its_own_later_files_and_nothing_is_deleted(node: Path) -> None:
     before = {path: (node / path).read_text(encoding="utf-8") for path in files(node)}
     done = run(node)
     assert done.returncode == 0, done.stderr
@@ -63,6 +65,7 @@ def test_the_node_goes_back_to_its_snapshot_and_nothing_is_deleted(node: Path) -
     assert files(node) - {f"{kept}/restored"} == {
         "data/system/local-7ad5/mc-1-big-Data.db",
         "data/ks/t-1b2c/mc-2-big-Data.db",
+        "data/ks/t-1b2c/mc-4-big-Data.db",  # the old version's own: it reads it, and it holds writes the snapshot lacks
         "data/ks/t-1b2c/.t_idx/mc-1-big-Data.db",
         *(path for path in before if "/snapshots/" in path),
         f"{kept}/data/system/local-7ad5/nb-5-big-Data.db",
@@ -108,3 +111,9 @@ def test_without_a_snapshot_of_system_local_nothing_is_moved(node: Path) -> None
     done = run(node)
     assert done.returncode == 3 and "no snapshot" in done.stderr
     assert files(node) == before
+
+
+def test_bti_files_are_the_newer_versions_unless_the_old_version_reads_them(node: Path) -> None:
+    write(node / "data/ks/t-1b2c/da-7-bti-Data.db", "5.0 BTI")
+    assert run(node).returncode == 0
+    assert (node / f"corral-rollback/{TAG}/data/ks/t-1b2c/da-7-bti-Data.db").exists()
