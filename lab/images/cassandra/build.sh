@@ -134,6 +134,11 @@ write_pom() {
     <dependency><groupId>io.airlift</groupId><artifactId>airline</artifactId><version>0.6</version></dependency>
     <dependency><groupId>javax.inject</groupId><artifactId>javax.inject</artifactId><version>1</version></dependency>'
   fi
+  if [[ "$version" == 3.11.* ]]; then
+    # 3.11's cassandra-all pom no longer brings its Thrift classes, which the daemon loads at start.
+    extra+="
+    <dependency><groupId>org.apache.cassandra</groupId><artifactId>cassandra-thrift</artifactId><version>$version</version></dependency>"
+  fi
   cat <<EOF
 <?xml version="1.0" encoding="UTF-8"?>
 <project xmlns="http://maven.apache.org/POM/4.0.0">
