@@ -33,6 +33,11 @@ def recorded_stack(stack: dict[str, Any], containers: list[Any], copies: list[An
     return upgrade.recorded_stack(_plain(stack), _plain(containers), _plain(copies), str(action))
 
 
+def num_tokens(stack: dict[str, Any], ring_views: list[Any], action: str) -> dict[str, Any]:
+    """The stack model + the preflight's ring views -> the num_tokens the new containers get (what the nodes hold)."""
+    return upgrade.kept_num_tokens(_plain(stack), _plain(ring_views or []), str(action))
+
+
 def read_containers(stack: dict[str, Any], reads: dict[str, Any]) -> dict[str, Any]:
     """Each host's read look ({host: result}) -> containers and copies (what plan takes)."""
     return upgrade.read_containers(_plain(stack), _plain(reads))
@@ -124,6 +129,7 @@ class FilterModule:
             "cassandra_upgrade_plan": plan,
             "cassandra_upgrade_read_containers": read_containers,
             "cassandra_upgrade_recorded_stack": recorded_stack,
+            "cassandra_upgrade_num_tokens": num_tokens,
             "cassandra_upgrade_steps": steps,
             "cassandra_upgrade_finish_problems": finish_problems,
             "cassandra_upgrade_health_expected": health_expected,

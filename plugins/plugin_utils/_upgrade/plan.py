@@ -19,7 +19,9 @@ from typing import Any
 
 from ansible_collections.corral.cassandra.plugins.module_utils._cassandra_node import ROLLBACK_SUFFIX
 from ansible_collections.corral.cassandra.plugins.module_utils._cassandra_node_labels import UPGRADED_FROM, recorded_settings
+from ansible_collections.corral.cassandra.plugins.plugin_utils._cassandra_output import parse_ring
 from ansible_collections.corral.cassandra.plugins.plugin_utils._stack.bringup import container_env, image_tag
+from ansible_collections.corral.cassandra.plugins.plugin_utils._stack.model import default_num_tokens
 from ansible_collections.corral.cassandra.plugins.plugin_utils._stack.status import _results_by_node
 
 ACTIONS = ("upgrade", "finish", "rollback", "restart")
@@ -571,6 +573,72 @@ def recorded_stack(
         recorded = {key: record[option] for key, option in _NODE_OPTIONS.items() if record.get(option) is not None}
         nodes.append({**node, **recorded})
     result["nodes"] = nodes
+    return result
+
+
+# --- num_tokens: what the nodes' data holds ----------------------------------------------------------
+
+
+def held_tokens(stack: dict[str, Any], ring_views: list[Any]) -> dict[str, int]:
+    """{node: how many tokens it holds} from the ring views (`nodetool status`, its Tokens column): what its data holds,
+    whatever its container was given. Nodes no view shows are left out."""
+    by_ip = {str(node["ip"]): str(node["name"]) for node in stack["nodes"]}
+    held: dict[str, int] = {}
+    for view in ring_views:
+        if not isinstance(view, dict) or view.get("rc", 0) != 0:
+            continue
+        for row in parse_ring(str(view.get("stdout") or "")):
+            name = by_ip.get(row["address"])
+            if name is not None and row["tokens"].isdigit():
+                held.setdefault(name, int(row["tokens"]))
+    return held
+
+
+def kept_num_tokens(stack: dict[str, Any], ring_views: list[Any], action: str) -> dict[str, Any]:
+    """The num_tokens an upgrade gives the new containers: {num_tokens, kept, problems, notes}. Cassandra refuses to
+    start a node whose num_tokens differs from the tokens its data holds ("Cannot change the number of tokens from
+    256 to 16"), and each release's image has its own default (256 before 4.0, 16 from 4.0): with
+    cassandra_stack_num_tokens unset, the upgrade keeps what the nodes hold (kept: it differs from the new release's
+    default); set to another number, it is refused. Other actions take the containers' records: num_tokens as it is."""
+    requested = stack.get("num_tokens")
+    result: dict[str, Any] = {"num_tokens": requested, "kept": False, "problems": [], "notes": []}
+    held = held_tokens(stack, ring_views)
+    if action != "upgrade" or not held:
+        return result
+    by_count: dict[int, list[str]] = {}
+    for node in stack["nodes"]:
+        if node["name"] in held:
+            by_count.setdefault(held[node["name"]], []).append(node["name"])
+    holds = "; ".join(f"{', '.join(names)}: {count}" for count, names in sorted(by_count.items()))
+    default = default_num_tokens(str(stack.get("version") or ""))
+    if requested is not None:
+        if set(by_count) != {requested}:
+            result["problems"].append(
+                f"cassandra_stack_num_tokens={requested}, but the nodes' data holds other numbers of tokens ({holds}; "
+                "nodetool status, its Tokens column): Cassandra refuses to start a node on data with another number "
+                f"(\"Cannot change the number of tokens\"). Set cassandra_stack_num_tokens to what the nodes hold"
+                + (f" ({next(iter(by_count))})" if len(by_count) == 1 else "")
+                + ", or leave it unset: the upgrade then keeps what the nodes hold"
+            )
+        return result
+    if len(by_count) > 1:
+        result["problems"].append(
+            f"the nodes' data holds different numbers of tokens ({holds}; nodetool status, its Tokens column), and a "
+            "stack gives all its nodes one num_tokens (cassandra_stack_num_tokens): Cassandra would refuse to start "
+            "the nodes whose data holds another number (\"Cannot change the number of tokens\"). Replace the nodes "
+            "that differ first, one at a time"
+        )
+        return result
+    count = next(iter(by_count))
+    if count == default:
+        return result
+    result.update(num_tokens=count, kept=True)
+    result["notes"].append(
+        f"num_tokens: the nodes hold {count} tokens each and {stack.get('version')}'s image defaults to "
+        + (f"{default}" if default is not None else "its own number")
+        + f": the new containers are given {count} (Cassandra refuses to change it on data). Put "
+        f"cassandra_stack_num_tokens: {count} in the inventory, as site.yml would otherwise give them the default"
+    )
     return result
 
 

@@ -1,10 +1,11 @@
 """A rollback across a change of the on-disk format (molecule/upgrade_format: 3.11.19 -> 4.1.10), run in order.
 
-The converge deployed 3.11.19, wrote 10,000 rows at QUORUM, ran a QUORUM client through the upgrade to 4.1.10 (each
-node snapshotted before its container changed). Here: more rows after the upgrade; the rollback as README.md prints
-it refused (the old version cannot simply come back); check mode; the rollback with the acknowledgement; every node
-on 3.11.19 and answering; every row of before the upgrade read back at ALL; the repairs; the files moved aside; how
-many rows written after the snapshots were kept; a re-run that changes nothing. Figures are printed (-s).
+The converge deployed 3.11.19 (its image's 256 tokens), wrote 10,000 rows at QUORUM, ran a QUORUM client through the
+upgrade to 4.1.10 (each node snapshotted before its container changed, its 256 tokens kept). Here: the tokens kept;
+more rows after the upgrade; the rollback as README.md prints it refused (the old version cannot simply come back);
+check mode; the rollback with the acknowledgement; every node on 3.11.19 and answering; every row of before the
+upgrade read back at ALL; the repairs; the files moved aside; how many rows written after the snapshots were kept; a
+re-run that changes nothing. Figures are printed (-s).
 """
 
 from __future__ import annotations
@@ -58,6 +59,18 @@ def test_every_node_runs_the_new_version_with_its_snapshot(stack: Callable[[], d
         print(f"\n[format] {node}: snapshot {tags[0]}; SSTable formats on disk under 4.1.10: {formats}")
         SEEN.setdefault("tags", {})[node] = tags[0]
     SEEN["containers"] = {name: item["Id"] for name, item in now.items()}
+
+
+def test_the_new_containers_kept_the_256_tokens_of_3_x(stack: Callable[[], dict[str, dict[str, Any]]],
+                                                       ring: Callable[[str], str]) -> None:
+    # The scenario deploys 3.11.19 without cassandra_stack_num_tokens (its image's 256); 4.1's default is 16, on which
+    # 4.1 refuses to start ("Cannot change the number of tokens from 256 to 16"): the upgrade kept the nodes' number.
+    now = stack()
+    for node in NODES:
+        assert "CASSANDRA_NUM_TOKENS=256" in now[node]["Config"]["Env"], now[node]["Config"]["Env"]
+    # Address, Load (a number and its unit, or ?), then Tokens.
+    tokens = re.findall(r"^[UD][NLJM]\s+\S+\s+(?:\?|\S+ \S+)\s+(\d+)\s", ring("cdb1"), re.MULTILINE)
+    assert tokens == ["256"] * len(NODES), tokens
 
 
 def test_rows_written_after_the_upgrade() -> None:
