@@ -59,8 +59,18 @@ def failure_text(result: Any) -> str:
     return upgrade.failure_text(_plain(result))
 
 
-def node_failure(plan_: dict[str, Any], node: str, failure: str, rolled_back: bool, rollback_failure: str = "") -> str:
-    return upgrade.node_failure_message(_plain(plan_), str(node), str(failure), bool(rolled_back), str(rollback_failure))
+def node_failure(
+    plan_: dict[str, Any], node: str, failure: str, rolled_back: bool, rollback_failure: str = "", kept: Any = None
+) -> str:
+    return upgrade.node_failure_message(
+        _plain(plan_), str(node), str(failure), bool(rolled_back), str(rollback_failure), _plain(kept) or None
+    )
+
+
+def failed_node_kept(plan_: dict[str, Any], node: str, reads: dict[str, Any], snapshot: Any = True) -> dict[str, Any]:
+    """Whether the node whose upgrade failed is kept on its newer version (its on-disk format changed) rather than
+    rolled back on its own."""
+    return rollback.failed_node_kept(_plain(plan_), str(node), _plain(reads or {}), bool(snapshot))
 
 
 def look_spec(
@@ -135,6 +145,7 @@ class FilterModule:
             "cassandra_upgrade_health_expected": health_expected,
             "cassandra_upgrade_failure_text": failure_text,
             "cassandra_upgrade_node_failure": node_failure,
+            "cassandra_upgrade_failed_node_kept": failed_node_kept,
             "cassandra_upgrade_summary": summary,
             "cassandra_upgrade_look_spec": look_spec,
             "cassandra_upgrade_wait_failures": wait_failures,

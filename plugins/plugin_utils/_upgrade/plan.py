@@ -869,23 +869,20 @@ def node_failure_message(
     failure: str,
     rolled_back: bool,
     rollback_failure: str = "",
+    kept: dict[str, Any] | None = None,
 ) -> str:
     """What to tell the user when one node of an upgrade did not become healthy: a headline, then one line each for
     what failed, what was done about it, where the cluster stands and how to go on (the refuse action prints the
-    headline and the lines once each)."""
+    headline and the lines once each). kept: the node was not rolled back on its own, as its newer version changed
+    its on-disk format (rollback.failed_node_kept, with `stopped`: whether its newer container was stopped)."""
     if plan_["action"] == "restart":
         return restart_failure_message(plan_, node, failure)
+    if kept and kept.get("keep"):
+        return _kept_failure_message(plan_, node, failure, kept)
     target = plan_["target"]["version"]
     step = next(item for item in plan_["nodes"] if item["name"] == node)
     source = step["rollback"]["version"] if step["rollback"] else step["version"]
-    # Before this node in the order: upgraded by an earlier run (it keeps a rollback copy) or by this run before it
-    # reached this node (a run stops at its first failed node); after it: only what an earlier run upgraded.
-    position = plan_["order"].index(node) if node in plan_["order"] else len(plan_["order"])
-    others_done = [
-        name
-        for index, name in enumerate(plan_["order"])
-        if name != node and (index < position or _was_upgraded(plan_, name))
-    ]
+    others_done = _others_done(plan_, node)
     lines = [f"{failure}."]
     if rolled_back:
         lines.append(
@@ -903,6 +900,50 @@ def node_failure_message(
         f"`ansible-playbook upgrade.yml -e version={target}` (it resumes where it stopped); or return every node "
         "to its old version with `ansible-playbook upgrade.yml -e upgrade_action=rollback`."
     )
+    return f"The upgrade of {node} to {target} failed:\n" + "\n".join(lines)
+
+
+def _others_done(plan_: dict[str, Any], node: str) -> list[str]:
+    """The nodes upgraded besides the failed one. Before it in the order: upgraded by an earlier run (it keeps a rollback
+    copy) or by this run before it reached this node (a run stops at its first failed node); after it: only what an
+    earlier run upgraded."""
+    position = plan_["order"].index(node) if node in plan_["order"] else len(plan_["order"])
+    return [
+        name
+        for index, name in enumerate(plan_["order"])
+        if name != node and (index < position or _was_upgraded(plan_, name))
+    ]
+
+
+def _kept_failure_message(plan_: dict[str, Any], node: str, failure: str, kept: dict[str, Any]) -> str:
+    """The failure of a node that was not rolled back on its own: its newer version wrote a format the old one cannot
+    read, so its old container would not start; it and its rollback copy are kept for a rollback from its snapshot."""
+    target, source = kept.get("target") or plan_["target"]["version"], kept.get("source") or "its old version"
+    step = next(item for item in plan_["nodes"] if item["name"] == node)
+    others_done = _others_done(plan_, node)
+    stopped = (
+        f"Its {target} container is stopped"
+        if kept.get("stopped")
+        else f"Stopping its {target} container failed too: stop it (docker stop {node} on {step['host']})"
+    )
+    rollback = (
+        f"`ansible-playbook upgrade.yml -e upgrade_action=rollback -e rollback_restore_snapshot=true`: {node}'s data "
+        f"goes back to the snapshot its upgrade took (what {target} wrote is moved aside, not deleted), then nodetool "
+        "repair -full; writes it took after its snapshot may be lost"
+        if kept.get("snapshot", True)
+        else "a restore of its data from a backup (restore.yml): the upgrade ran with cassandra_upgrade_snapshot: "
+        f"false, so it has no snapshot from before {target}"
+    )
+    lines = [
+        f"{failure}.",
+        f"{node} was not rolled back on its own: {kept.get('why')}, so its {source} container would not start on "
+        f"that data. {stopped}; it and its rollback copy {node}{ROLLBACK_SUFFIX} ({source}) are kept. The other nodes "
+        "keep serving.",
+        "Nodes already upgraded, with rollback copies: " + (", ".join(others_done) if others_done else "none") + ".",
+        f"To go on: see `docker logs {node}` on {step['host']} for why it failed, fix that, and re-run "
+        f"`ansible-playbook upgrade.yml -e version={target}` (it starts {node} again and resumes); or, to go back to "
+        f"{source}: {rollback}.",
+    ]
     return f"The upgrade of {node} to {target} failed:\n" + "\n".join(lines)
 
 

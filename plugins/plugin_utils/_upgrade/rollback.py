@@ -16,7 +16,13 @@ import datetime
 import re
 from typing import Any
 
-from ansible_collections.corral.cassandra.plugins.plugin_utils._upgrade.plan import Version, look_parts, parse_version
+from ansible_collections.corral.cassandra.plugins.plugin_utils._upgrade.plan import (
+    Version,
+    look_parts,
+    observe_nodes,
+    parse_version,
+    read_containers,
+)
 
 SNAPSHOT_PREFIX = "corral-before-upgrade-to-"
 # Under the node's data directory (its /var/lib/cassandra), next to data/: the same file system, so moving aside
@@ -276,6 +282,43 @@ def acknowledgement_refusal(restores: list[dict[str, Any]]) -> str:
         f"every write instead, stay on {first['from']}: re-run the upgrade to complete it, then finish it "
         "(-e upgrade_action=finish)"
     )
+
+
+# --- the automatic rollback of the one node whose upgrade failed ------------------------------------------------
+
+
+def failed_node_kept(plan_: dict[str, Any], name: str, reads: dict[str, Any], snapshot: bool) -> dict[str, Any]:
+    """Whether the node whose upgrade failed must not go back to its old container on its own: {keep, why, source,
+    target, snapshot}. keep when its newer container ran and writes another on-disk format than the old version
+    reads (its old container would start on data it cannot read, and stay down); then it and its rollback copy are
+    kept, and a rollback with the acknowledgement restores its snapshot. reads: {host: the host script's read of the
+    node and its rollback copy, after the failure} (skipped or unanswered: judged from the versions alone)."""
+    step = next(node for node in plan_["nodes"] if node["name"] == name)
+    target = parse_version(plan_["target"]["version"])
+    result: dict[str, Any] = {"keep": False, "why": "", "source": "", "target": str(target or ""), "snapshot": snapshot}
+    planned_source = parse_version(step["rollback"]["version"] if step["rollback"] else step["version"])
+    model = dict(step.get("model") or {})
+    if target is None or planned_source is None or not model:
+        return result
+    result["source"] = str(planned_source)
+    mode = (model.get("cassandra_yaml") or {}).get("storage_compatibility_mode")
+    if format_generation(target, mode) == format_generation(planned_source):
+        return result
+    found = read_containers({"nodes": [model]}, reads)
+    try:
+        seen = observe_nodes({"nodes": [model]}, found["containers"], found["copies"])[0]
+    except ValueError:
+        result.update(keep=True, why=(
+            f"its containers could not be read after the failure, and {target} writes an on-disk format that "
+            f"{planned_source} cannot read: had its {target} container run, its old one would not start on its data"
+        ))
+        return result
+    old = parse_version((seen["rollback"] or {}).get("version")) or planned_source
+    result["source"] = str(old)
+    why = _why(seen, old, {"formats": []})
+    if why is not None:
+        result.update(keep=True, why=why)
+    return result
 
 
 # --- the run's output ---------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ repairs, the resume of an interrupted rollback, and the run's report."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -227,3 +228,87 @@ def test_the_restore_line_and_the_report() -> None:
                                 "the nodes were back on 3.11.19 (the last at ")
     assert report[4] == "nodetool repair -full ran on cdb3, cdb2, one at a time."
     assert f"lab-host2:/cassandra/data/corral-rollback/{TAGS['cdb2']}" in report[5]
+
+
+# --- the automatic rollback of the node whose upgrade failed -------------------------------------------------------
+
+
+def upgrade_plan(old: str = "3.11.19", new: str = "4.1.10", mode: str | None = None) -> dict[str, Any]:
+    model_yaml = {"storage_compatibility_mode": mode} if mode else {}
+    nodes = [dict(node, cassandra_yaml=model_yaml) for node in NODES]
+    stack = {"name": "CassandraDB", "image": f"{REPO}:{new}", "version": new, "nodes": nodes}
+    return upgrade.plan(stack, [info(node, old, True) for node in nodes], [info(node, None, False) for node in nodes],
+                        "upgrade", new)
+
+
+def after_failure(node: dict[str, Any], current: str | None, copy: str | None, started: str = STARTED,
+                  mode: str | None = None) -> dict[str, Any]:
+    """The host script's read of the node and its rollback copy once its upgrade failed."""
+    inspected = []
+    for name, version, running in ((node["name"], current, False), (f"{node['name']}-rollback", copy, False)):
+        if version is None:
+            continue
+        container = info(node, version, running, started)["container"]
+        container["Name"] = f"/{name}"
+        if mode:
+            container["Config"]["Labels"] = {
+                "io.corral.settings": "{}", "io.corral.cassandra-yaml": json.dumps({"storage_compatibility_mode": mode})}
+        inspected.append(container)
+    return {node["host"]: {"stdout": json.dumps(inspected) + "\n@@corral-upgrade containers - 0\n", "rc": 0}}
+
+
+def test_a_node_whose_4_1_container_ran_is_kept_for_a_rollback_from_its_snapshot() -> None:
+    kept = rollback.failed_node_kept(upgrade_plan(), "cdb1", after_failure(NODES[0], "4.1.10", "3.11.19"), True)
+    assert kept["keep"] is True and (kept["source"], kept["target"]) == ("3.11.19", "4.1.10")
+    assert kept["why"].startswith("it ran 4.1.10, which writes its own on-disk format")
+    text = upgrade.node_failure_message(upgrade_plan(), "cdb1", "A container crashed: cdb1", True, "",
+                                        dict(kept, stopped=True))
+    lines = text.splitlines()
+    assert lines[0] == "The upgrade of cdb1 to 4.1.10 failed:"
+    assert lines[2].startswith("cdb1 was not rolled back on its own: it ran 4.1.10, which writes its own on-disk format")
+    assert "Its 4.1.10 container is stopped; it and its rollback copy cdb1-rollback (3.11.19) are kept." in lines[2]
+    assert "re-run `ansible-playbook upgrade.yml -e version=4.1.10` (it starts cdb1 again and resumes)" in lines[4]
+    assert "`ansible-playbook upgrade.yml -e upgrade_action=rollback -e rollback_restore_snapshot=true`: cdb1's data " \
+           "goes back to the snapshot its upgrade took" in lines[4]
+
+
+def test_without_a_snapshot_or_a_stop_the_message_says_so() -> None:
+    kept = rollback.failed_node_kept(upgrade_plan(), "cdb1", after_failure(NODES[0], "4.1.10", "3.11.19"), False)
+    text = upgrade.node_failure_message(upgrade_plan(), "cdb1", "boom", True, "", dict(kept, stopped=False))
+    assert "Stopping its 4.1.10 container failed too: stop it (docker stop cdb1 on lab-host1)" in text
+    assert "a restore of its data from a backup (restore.yml)" in text and "rollback_restore_snapshot" not in text
+
+
+@pytest.mark.parametrize(
+    ("current", "copy", "started"),
+    [("3.11.19", None, STARTED),  # failed before its container changed (the quiesce)
+     (None, "3.11.19", STARTED),  # between the old container set aside and the new one created
+     ("4.1.10", "3.11.19", NEVER)],  # the new container was created but never started
+)
+def test_a_node_whose_new_version_never_ran_is_rolled_back_on_its_own(current: str | None, copy: str | None,
+                                                                      started: str) -> None:
+    kept = rollback.failed_node_kept(upgrade_plan(), "cdb1", after_failure(NODES[0], current, copy, started), True)
+    assert kept["keep"] is False
+
+
+@pytest.mark.parametrize(("old", "new", "mode"), [("3.9", "3.10", None), ("3.10", "3.11.19", None),
+                                                  ("4.1.10", "5.0.8", None), ("4.1.10", "5.0.8", "CASSANDRA_4")])
+def test_within_one_format_it_is_rolled_back_on_its_own_without_a_read(old: str, new: str, mode: str | None) -> None:
+    assert rollback.failed_node_kept(upgrade_plan(old, new, mode), "cdb2", {}, True)["keep"] is False
+
+
+def test_5_0_out_of_its_compatibility_mode_is_kept() -> None:
+    plan = upgrade_plan("4.1.10", "5.0.8", "NONE")
+    kept = rollback.failed_node_kept(plan, "cdb2", after_failure(NODES[1], "5.0.8", "4.1.10", mode="NONE"), True)
+    assert kept["keep"] is True and "it ran 5.0.8" in kept["why"]
+
+
+def test_an_unanswered_read_across_a_format_change_keeps_the_node() -> None:
+    kept = rollback.failed_node_kept(upgrade_plan(), "cdb3", {"lab-host3": {"skipped": True}}, True)
+    assert kept["keep"] is True and kept["why"].startswith("its containers could not be read after the failure")
+
+
+def test_a_node_not_kept_gets_the_usual_message() -> None:
+    plan = upgrade_plan()
+    usual = upgrade.node_failure_message(plan, "cdb1", "boom", True)
+    assert upgrade.node_failure_message(plan, "cdb1", "boom", True, "", {"keep": False, "stopped": False}) == usual
