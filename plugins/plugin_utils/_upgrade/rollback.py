@@ -120,13 +120,19 @@ def _number(text: str) -> float | None:
 
 
 def _chosen_tag(node: dict[str, Any], data: dict[str, Any]) -> str | None:
-    """The snapshot to restore: one a rollback already restored from (it resumes), else the newest one taken before
-    an upgrade to the version the node runs (an upgrade that failed and was re-run took one each time: the newest is
+    """The snapshot to restore: one a rollback already restored from, when no newer snapshot was taken since (it
+    resumes), else the newest one taken before an upgrade to the version the node runs (an upgrade that failed and was re-run took one each time: the newest is
     the state just before the container that runs now). With the version unknown, the newest of any upgrade's."""
-    if data["restored"]:
-        return sorted(data["restored"], key=lambda tag: (tag_time(tag) or 0, tag))[-1]
+    def age(tag: str) -> tuple[float, str]:
+        return (tag_time(tag) or 0, tag)
+
     prefix = f"{SNAPSHOT_PREFIX}{node['version']}-" if node.get("version") else SNAPSHOT_PREFIX
-    tags = [tag for tag in data["snapshots"] if tag.startswith(prefix)]
+    tags = sorted((tag for tag in data["snapshots"] if tag.startswith(prefix)), key=age)
+    restored = sorted(data["restored"], key=age)
+    # A restored mark resumes only a rollback of this same upgrade: one as new as its snapshot. An older mark is an
+    # earlier upgrade's, rolled back before this upgrade took a newer snapshot.
+    if restored and (not tags or age(restored[-1]) >= age(tags[-1])):
+        return restored[-1]
     return tags[-1] if tags else None
 
 

@@ -80,7 +80,7 @@ for table in "$ROOT"/data/*/*/; do
     [ -d "$index" ] || continue
     name="${index%/}"
     name="${name##*/}"
-    [ -d "$table/$name" ] || mkdir "$table/$name"
+    [ -d "$table/$name" ] || { mkdir "$table/$name" && chown "$owner" "$table/$name"; }
     restore_files "$table/$name" "$snap/$name" "$KEEP/$relative/$name"
   done
 done

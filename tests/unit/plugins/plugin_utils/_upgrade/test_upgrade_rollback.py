@@ -164,6 +164,18 @@ def test_the_newest_snapshot_of_the_version_it_runs_is_used() -> None:
     assert found["restores"]["cdb1"]["tag"] == TAGS["cdb1"]
 
 
+def test_a_second_upgrades_rollback_restores_its_own_snapshot_not_the_first_rollbacks() -> None:
+    # Upgraded (snapshot at 04:00), rolled back from it (restored mark), upgraded again (TAGS, newer): the old mark
+    # must not stand for this rollback, whose data the newer version rewrote since.
+    first = "corral-before-upgrade-to-4.1.10-20261207T040000Z"
+    reads = upgraded(extra={name: [f"snapshot {first}", f"restored {first} 1796600000", f"repaired {first}"]
+                            for name in TAGS})
+    found = rollback.rollback_restores(rollback_plan(), reads, False)
+    assert {name: (restore["tag"], restore["done"]) for name, restore in found["restores"].items()} == {
+        name: (tag, False) for name, tag in TAGS.items()}
+    assert len(found["problems"]) == 1 and "rollback_restore_snapshot=true" in found["problems"][0], found["problems"]
+
+
 def test_unread_and_unreadable_data_directories_are_refused() -> None:
     reads = upgraded()
     del reads["lab-host1"]

@@ -117,3 +117,15 @@ def test_bti_files_are_the_newer_versions_unless_the_old_version_reads_them(node
     write(node / "data/ks/t-1b2c/da-7-bti-Data.db", "5.0 BTI")
     assert run(node).returncode == 0
     assert (node / f"corral-rollback/{TAG}/data/ks/t-1b2c/da-7-bti-Data.db").exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="gives the data directory to another user, as the node's is (uid 999)")
+def test_an_index_directory_only_in_the_snapshot_is_made_for_the_nodes_user(node: Path) -> None:
+    table = node / "data/ks/t-1b2c"
+    shutil.rmtree(table / ".t_idx")
+    for path in [node / "data", *(node / "data").rglob("*")]:
+        os.chown(path, 999, 999)
+    done = run(node)
+    assert done.returncode == 0, done.stderr
+    assert (table / ".t_idx" / "mc-1-big-Data.db").read_text(encoding="utf-8") == "index before"
+    assert ((table / ".t_idx").stat().st_uid, (table / ".t_idx").stat().st_gid) == (999, 999)
