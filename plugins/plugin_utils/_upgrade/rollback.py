@@ -121,8 +121,10 @@ def _number(text: str) -> float | None:
 
 def _chosen_tag(node: dict[str, Any], data: dict[str, Any]) -> str | None:
     """The snapshot to restore: one a rollback already restored from, when no newer snapshot was taken since (it
-    resumes), else the newest one taken before an upgrade to the version the node runs (an upgrade that failed and was re-run took one each time: the newest is
-    the state just before the container that runs now). With the version unknown, the newest of any upgrade's."""
+    resumes), else the newest one taken before an upgrade to the version the node runs (an upgrade that failed and
+    was re-run took one each time: the newest is the state just before the container that runs now). With the version
+    unknown, the newest of any upgrade's."""
+
     def age(tag: str) -> tuple[float, str]:
         return (tag_time(tag) or 0, tag)
 
