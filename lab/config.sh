@@ -26,6 +26,8 @@ LAB_SSH_USER="corral"
 # (cassandra_stack_version in inventories/lab/group_vars/all.yml), then upgrade.yml -e version=3.10.
 # `lab/lab.sh create` and `images` with no version, as ./dev test and `./dev lab images` run them,
 # build every line of lab/images/cassandra/versions.tsv (the scenarios use 4.1.10 and 5.0.8 too).
+# lab/images/cassandra/versions-by-hand.tsv (3.11.19, for molecule/upgrade_format) is built only when named:
+# `lab/lab.sh images 3.11.19`; CI never builds it.
 # tests/unit/lab/test_config.py checks these against the inventory, the role defaults and the README.
 LAB_UP_CASSANDRA_VERSIONS=(3.9 3.10)
 # The Cassandra versions that get a Medusa backup sidekick image (corral/cassandra-medusa:<version>): those

@@ -11,6 +11,7 @@ usage: lab/lab.sh COMMAND
   create [VERSION...]  install/start this machine's engine, build and push the images, start the hosts
   images [VERSION...]  build the images (cached) and push them to the lab registry
            VERSION: the Cassandra images to build (default: every line of lab/images/cassandra/versions.tsv)
+           (a version of versions-by-hand.tsv, like 3.11.19, is built only when named)
   connect   print the cqlsh command for the lab's stack and where its password is
   stop      stop the hosts and the registry (everything is kept)
   start     start them again

@@ -577,7 +577,9 @@ class NodeManager:
     def _observe(self, current: dict[str, Any] | None) -> None:
         config = (current or {}).get("Config") or {}
         keyspaces = self._keyspaces()
-        jvm_extra_opts = env_dict(config.get("Env")).get("JVM_EXTRA_OPTS") if current is not None else None
+        env = env_dict(config.get("Env")) if current is not None else {}
+        jvm_extra_opts = env.get("JVM_EXTRA_OPTS")
+        num_tokens = env.get("CASSANDRA_NUM_TOKENS", "")
         user_data = any(keyspace not in SYSTEM_KEYSPACES for keyspace in keyspaces)
         # A first boot that never finished: the node holds only what its own start wrote. Its log is read
         # only when nothing else rules it out.
@@ -597,6 +599,8 @@ class NodeManager:
             "restarts": int((current or {}).get("RestartCount") or 0),
             "image": str(config.get("Image") or ""),
             "jvm_extra_opts": jvm_extra_opts,
+            # What its data was written with when it was given one (an upgrade keeps the nodes' number).
+            "num_tokens": int(num_tokens) if num_tokens.isdigit() else None,
         }
 
     def _present(self) -> dict[str, Any]:

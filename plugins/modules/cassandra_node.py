@@ -346,12 +346,17 @@ observed:
     jvm_extra_opts:
       description: Its C(JVM_EXTRA_OPTS) environment value; null when there was no container or no value.
       type: str
+    num_tokens:
+      description: Its C(CASSANDRA_NUM_TOKENS) environment value; null when there was no container or no value
+        (the image's default).
+      type: int
   sample:
     data_present: true
     exists: true
     running: true
     image: registry.example:5000/corral/cassandra:3.9
     jvm_extra_opts: -Dcassandra.ring_delay_ms=1000
+    num_tokens: null
 cassandra_container:
   description: The Cassandra container after the run; null when O(state=absent).
   returned: always

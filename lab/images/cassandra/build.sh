@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds corral/cassandra:<version> images without any container registry: Debian packages
 # (debootstrap) for the JRE base, Maven Central for Cassandra's jars, PyPI for the cqlsh wheel.
-# Usage: build.sh [VERSION...]   (default: every version in versions.tsv)
+# Usage: build.sh [VERSION...]   (default: every version in versions.tsv; those of versions-by-hand.tsv only by name)
 # Each step is keyed by a hash of its inputs, so a second run rebuilds nothing unchanged.
 set -euo pipefail
 
@@ -9,6 +9,8 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../../.." && pwd)"
 CACHE="${CORRAL_IMAGES_CACHE:-$ROOT/.cache/lab/cassandra}"
 VERSIONS_FILE="$HERE/versions.tsv"
+# Versions built only when named (build.sh 3.11.19): scenarios run by hand. CI builds versions.tsv, not these.
+BY_HAND_FILE="$HERE/versions-by-hand.tsv"
 CQLSH_VERSION="6.2.2"
 HASH_LABEL="io.corral.build-hash"
 JRE_PACKAGES=(procps iproute2 util-linux python3 python3-cassandra python3-wcwidth)
@@ -26,20 +28,27 @@ mkdir -p "$CACHE"
 exec 9>"$CACHE/.lock"
 flock -n 9 || { log "waiting for another build.sh to finish"; flock 9; }
 
-# version -> "java suite config_line"
+# version -> "java suite config_line"; ORDER: what a build with no argument builds (versions.tsv only).
 declare -A LINE=()
 ORDER=()
-while IFS=$'\t' read -r version java suite config_line rest; do
-  [[ -z "$version" || "$version" == \#* ]] && continue
-  [[ -n "$config_line" && -z "${rest:-}" ]] || die "versions.tsv: bad line for '$version' (want 4 tab-separated fields)"
-  [[ -d "$HERE/conf/$config_line" ]] || die "versions.tsv: $version uses config line '$config_line' but conf/$config_line/ does not exist"
-  LINE[$version]="$java $suite $config_line"
-  ORDER+=("$version")
-done <"$VERSIONS_FILE"
+read_versions() {
+  local file="$1" default="$2" name version java suite config_line rest
+  name="$(basename "$file")"
+  while IFS=$'\t' read -r version java suite config_line rest; do
+    [[ -z "$version" || "$version" == \#* ]] && continue
+    [[ -n "$config_line" && -z "${rest:-}" ]] || die "$name: bad line for '$version' (want 4 tab-separated fields)"
+    [[ -d "$HERE/conf/$config_line" ]] || die "$name: $version uses config line '$config_line' but conf/$config_line/ does not exist"
+    [[ -z "${LINE[$version]:-}" ]] || die "$name: $version is listed twice (versions.tsv, versions-by-hand.tsv)"
+    LINE[$version]="$java $suite $config_line"
+    if [[ "$default" == yes ]]; then ORDER+=("$version"); fi
+  done <"$file"
+}
+read_versions "$VERSIONS_FILE" yes
+if [[ -f "$BY_HAND_FILE" ]]; then read_versions "$BY_HAND_FILE" no; fi
 
 # One Debian suite per Java, since the base image is tagged corral/jre:<java>.
 declare -A SUITE_OF_JAVA=()
-for version in "${ORDER[@]}"; do
+for version in "${!LINE[@]}"; do
   read -r java suite _ <<<"${LINE[$version]}"
   if [[ -n "${SUITE_OF_JAVA[$java]:-}" && "${SUITE_OF_JAVA[$java]}" != "$suite" ]]; then
     die "versions.tsv: Java $java is listed with both ${SUITE_OF_JAVA[$java]} and $suite; use one suite per Java"
@@ -124,6 +133,11 @@ write_pom() {
     extra='
     <dependency><groupId>io.airlift</groupId><artifactId>airline</artifactId><version>0.6</version></dependency>
     <dependency><groupId>javax.inject</groupId><artifactId>javax.inject</artifactId><version>1</version></dependency>'
+  fi
+  if [[ "$version" == 3.11.* ]]; then
+    # 3.11's cassandra-all pom no longer brings its Thrift classes, which the daemon loads at start.
+    extra+="
+    <dependency><groupId>org.apache.cassandra</groupId><artifactId>cassandra-thrift</artifactId><version>$version</version></dependency>"
   fi
   cat <<EOF
 <?xml version="1.0" encoding="UTF-8"?>
@@ -223,7 +237,7 @@ build_cassandra() {
 
 if (($# == 0)); then set -- "${ORDER[@]}"; fi
 for version in "$@"; do
-  [[ -n "${LINE[$version]:-}" ]] || die "version $version is not in versions.tsv (add a line there)"
+  [[ -n "${LINE[$version]:-}" ]] || die "version $version is not in versions.tsv or versions-by-hand.tsv (add a line there)"
 done
 RESULTS=()
 for version in "$@"; do

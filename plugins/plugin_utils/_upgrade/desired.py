@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from ansible_collections.corral.cassandra.plugins.plugin_utils._stack.bringup import by_node, image_tag
+from ansible_collections.corral.cassandra.plugins.plugin_utils._stack.model import default_num_tokens
 from ansible_collections.corral.cassandra.plugins.plugin_utils._upgrade.plan import Version, parse_version
 
 FINISH = "ansible-playbook upgrade.yml -e upgrade_action=finish"
@@ -28,8 +29,8 @@ def _run(names: list[str]) -> str:
 
 
 def running_state_problems(stack: dict[str, Any], plan_results: list[dict[str, Any]]) -> list[str]:
-    """Why site.yml must not change this cluster ([] when it may): an upgrade under way, or a version in the
-    inventory (the stack model's) other than the one the nodes run."""
+    """Why site.yml must not change this cluster ([] when it may): an upgrade under way, a version in the
+    inventory (the stack model's) other than the one the nodes run, or another number of tokens than theirs."""
     results = by_node([result for result in plan_results if isinstance(result, dict) and not result.get("failed")])
     copies = {
         name: str((result.get("rollback_copy") or {}).get("image") or "")
@@ -71,4 +72,31 @@ def running_state_problems(stack: dict[str, Any], plan_results: list[dict[str, A
                 f"`ansible-playbook upgrade.yml -e version={wanted}` (node by node, health-gated, the version path "
                 f"checked, with rollback), then `{FINISH}`"
             )
-    return problems
+    return problems or _token_problems(stack, results)
+
+
+def _token_problems(stack: dict[str, Any], results: dict[str, dict[str, Any]]) -> list[str]:
+    """Containers given a number of tokens (CASSANDRA_NUM_TOKENS: an upgrade from 3.x keeps their 256) that the
+    inventory would change: Cassandra refuses to start a node on data with another number."""
+    requested = stack.get("num_tokens")
+    wanted = requested if requested is not None else default_num_tokens(str(stack.get("version") or ""))
+    if wanted is None:
+        return []
+    differ: dict[int, list[str]] = {}
+    for name, result in sorted(results.items()):
+        observed = result.get("observed") or {}
+        held = observed.get("num_tokens")
+        if observed.get("exists") and observed.get("data_present", True) and isinstance(held, int) and held != wanted:
+            differ.setdefault(held, []).append(name)
+    given = (
+        f"cassandra_stack_num_tokens: {requested}"
+        if requested is not None
+        else f"cassandra_stack_num_tokens unset, {stack.get('version')}'s default of {wanted}"
+    )
+    return [
+        f"{_names(names)} {_run(names)} with num_tokens {held} (CASSANDRA_NUM_TOKENS of {'its' if len(names) == 1 else 'their'} "
+        f"container{'' if len(names) == 1 else 's'}; an upgrade keeps the number the data holds), and the inventory "
+        f"gives {wanted} ({given}): Cassandra refuses to start a node on data with another number of tokens. Set "
+        f"cassandra_stack_num_tokens: {held} in the inventory"
+        for held, names in sorted(differ.items())
+    ]

@@ -19,7 +19,9 @@ from typing import Any
 
 from ansible_collections.corral.cassandra.plugins.module_utils._cassandra_node import ROLLBACK_SUFFIX
 from ansible_collections.corral.cassandra.plugins.module_utils._cassandra_node_labels import UPGRADED_FROM, recorded_settings
+from ansible_collections.corral.cassandra.plugins.plugin_utils._cassandra_output import parse_ring
 from ansible_collections.corral.cassandra.plugins.plugin_utils._stack.bringup import container_env, image_tag
+from ansible_collections.corral.cassandra.plugins.plugin_utils._stack.model import default_num_tokens
 from ansible_collections.corral.cassandra.plugins.plugin_utils._stack.status import _results_by_node
 
 ACTIONS = ("upgrade", "finish", "rollback", "restart")
@@ -149,6 +151,12 @@ def _epoch(text: Any) -> float | None:
     return calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0)) + float("0." + (match.group(7) or "0"))
 
 
+def _storage_compatibility_mode(container: dict[str, Any] | None) -> Any:
+    """The storage_compatibility_mode the container was deployed with (io.corral.settings); None when not set."""
+    settings = recorded_settings(_labels(container)) if container else None
+    return (settings or {}).get("cassandra_yaml", {}).get("storage_compatibility_mode")
+
+
 def observe_nodes(stack: dict[str, Any], containers: list[dict[str, Any]], copies: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per node of the stack: its container and rollback copy as they are now."""
     by_container, by_copy = _results_by_node(containers), _results_by_node(copies)
@@ -177,6 +185,8 @@ def observe_nodes(stack: dict[str, Any], containers: list[dict[str, Any]], copie
                 "version": str(version) if version else None,
                 # When its container last started (the engine's clock), for a restart to resume.
                 "started_at": _epoch((container.get("State") or {}).get("StartedAt")) if container else None,
+                # What decides 5.0's on-disk format (a rollback across a format change restores a snapshot).
+                "storage_compatibility_mode": _storage_compatibility_mode(container),
                 # The model's own node, as the cassandra_stack tasks (nodes.yml, wait.yml) take it.
                 "model": node,
                 "rollback": None
@@ -566,6 +576,72 @@ def recorded_stack(
     return result
 
 
+# --- num_tokens: what the nodes' data holds ----------------------------------------------------------
+
+
+def held_tokens(stack: dict[str, Any], ring_views: list[Any]) -> dict[str, int]:
+    """{node: how many tokens it holds} from the ring views (`nodetool status`, its Tokens column): what its data holds,
+    whatever its container was given. Nodes no view shows are left out."""
+    by_ip = {str(node["ip"]): str(node["name"]) for node in stack["nodes"]}
+    held: dict[str, int] = {}
+    for view in ring_views:
+        if not isinstance(view, dict) or view.get("rc", 0) != 0:
+            continue
+        for row in parse_ring(str(view.get("stdout") or "")):
+            name = by_ip.get(row["address"])
+            if name is not None and row["tokens"].isdigit():
+                held.setdefault(name, int(row["tokens"]))
+    return held
+
+
+def kept_num_tokens(stack: dict[str, Any], ring_views: list[Any], action: str) -> dict[str, Any]:
+    """The num_tokens an upgrade gives the new containers: {num_tokens, kept, problems, notes}. Cassandra refuses to
+    start a node whose num_tokens differs from the tokens its data holds ("Cannot change the number of tokens from
+    256 to 16"), and each release's image has its own default (256 before 4.0, 16 from 4.0): with
+    cassandra_stack_num_tokens unset, the upgrade keeps what the nodes hold (kept: it differs from the new release's
+    default); set to another number, it is refused. Other actions take the containers' records: num_tokens as it is."""
+    requested = stack.get("num_tokens")
+    result: dict[str, Any] = {"num_tokens": requested, "kept": False, "problems": [], "notes": []}
+    held = held_tokens(stack, ring_views)
+    if action != "upgrade" or not held:
+        return result
+    by_count: dict[int, list[str]] = {}
+    for node in stack["nodes"]:
+        if node["name"] in held:
+            by_count.setdefault(held[node["name"]], []).append(node["name"])
+    holds = "; ".join(f"{', '.join(names)}: {count}" for count, names in sorted(by_count.items()))
+    default = default_num_tokens(str(stack.get("version") or ""))
+    if requested is not None:
+        if set(by_count) != {requested}:
+            result["problems"].append(
+                f"cassandra_stack_num_tokens={requested}, but the nodes' data holds other numbers of tokens ({holds}; "
+                "nodetool status, its Tokens column): Cassandra refuses to start a node on data with another number "
+                f"(\"Cannot change the number of tokens\"). Set cassandra_stack_num_tokens to what the nodes hold"
+                + (f" ({next(iter(by_count))})" if len(by_count) == 1 else "")
+                + ", or leave it unset: the upgrade then keeps what the nodes hold"
+            )
+        return result
+    if len(by_count) > 1:
+        result["problems"].append(
+            f"the nodes' data holds different numbers of tokens ({holds}; nodetool status, its Tokens column), and a "
+            "stack gives all its nodes one num_tokens (cassandra_stack_num_tokens): Cassandra would refuse to start "
+            "the nodes whose data holds another number (\"Cannot change the number of tokens\"). Replace the nodes "
+            "that differ first, one at a time"
+        )
+        return result
+    count = next(iter(by_count))
+    if count == default:
+        return result
+    result.update(num_tokens=count, kept=True)
+    result["notes"].append(
+        f"num_tokens: the nodes hold {count} tokens each and {stack.get('version')}'s image defaults to "
+        + (f"{default}" if default is not None else "its own number")
+        + f": the new containers are given {count} (Cassandra refuses to change it on data). Put "
+        f"cassandra_stack_num_tokens: {count} in the inventory, as site.yml would otherwise give them the default"
+    )
+    return result
+
+
 # --- steps, from the plan and the node module's check-mode results ---------------------------
 
 
@@ -793,23 +869,20 @@ def node_failure_message(
     failure: str,
     rolled_back: bool,
     rollback_failure: str = "",
+    kept: dict[str, Any] | None = None,
 ) -> str:
     """What to tell the user when one node of an upgrade did not become healthy: a headline, then one line each for
     what failed, what was done about it, where the cluster stands and how to go on (the refuse action prints the
-    headline and the lines once each)."""
+    headline and the lines once each). kept: the node was not rolled back on its own, as its newer version changed
+    its on-disk format (rollback.failed_node_kept, with `stopped`: whether its newer container was stopped)."""
     if plan_["action"] == "restart":
         return restart_failure_message(plan_, node, failure)
+    if kept and kept.get("keep"):
+        return _kept_failure_message(plan_, node, failure, kept)
     target = plan_["target"]["version"]
     step = next(item for item in plan_["nodes"] if item["name"] == node)
     source = step["rollback"]["version"] if step["rollback"] else step["version"]
-    # Before this node in the order: upgraded by an earlier run (it keeps a rollback copy) or by this run before it
-    # reached this node (a run stops at its first failed node); after it: only what an earlier run upgraded.
-    position = plan_["order"].index(node) if node in plan_["order"] else len(plan_["order"])
-    others_done = [
-        name
-        for index, name in enumerate(plan_["order"])
-        if name != node and (index < position or _was_upgraded(plan_, name))
-    ]
+    others_done = _others_done(plan_, node)
     lines = [f"{failure}."]
     if rolled_back:
         lines.append(
@@ -827,6 +900,50 @@ def node_failure_message(
         f"`ansible-playbook upgrade.yml -e version={target}` (it resumes where it stopped); or return every node "
         "to its old version with `ansible-playbook upgrade.yml -e upgrade_action=rollback`."
     )
+    return f"The upgrade of {node} to {target} failed:\n" + "\n".join(lines)
+
+
+def _others_done(plan_: dict[str, Any], node: str) -> list[str]:
+    """The nodes upgraded besides the failed one. Before it in the order: upgraded by an earlier run (it keeps a rollback
+    copy) or by this run before it reached this node (a run stops at its first failed node); after it: only what an
+    earlier run upgraded."""
+    position = plan_["order"].index(node) if node in plan_["order"] else len(plan_["order"])
+    return [
+        name
+        for index, name in enumerate(plan_["order"])
+        if name != node and (index < position or _was_upgraded(plan_, name))
+    ]
+
+
+def _kept_failure_message(plan_: dict[str, Any], node: str, failure: str, kept: dict[str, Any]) -> str:
+    """The failure of a node that was not rolled back on its own: its newer version wrote a format the old one cannot
+    read, so its old container would not start; it and its rollback copy are kept for a rollback from its snapshot."""
+    target, source = kept.get("target") or plan_["target"]["version"], kept.get("source") or "its old version"
+    step = next(item for item in plan_["nodes"] if item["name"] == node)
+    others_done = _others_done(plan_, node)
+    stopped = (
+        f"Its {target} container is stopped"
+        if kept.get("stopped")
+        else f"Stopping its {target} container failed too: stop it (docker stop {node} on {step['host']})"
+    )
+    rollback = (
+        f"`ansible-playbook upgrade.yml -e upgrade_action=rollback -e rollback_restore_snapshot=true`: {node}'s data "
+        f"goes back to the snapshot its upgrade took (what {target} wrote is moved aside, not deleted), then nodetool "
+        "repair -full; writes it took after its snapshot may be lost"
+        if kept.get("snapshot", True)
+        else "a restore of its data from a backup (restore.yml): the upgrade ran with cassandra_upgrade_snapshot: "
+        f"false, so it has no snapshot from before {target}"
+    )
+    lines = [
+        f"{failure}.",
+        f"{node} was not rolled back on its own: {kept.get('why')}, so its {source} container would not start on "
+        f"that data. {stopped}; it and its rollback copy {node}{ROLLBACK_SUFFIX} ({source}) are kept. The other nodes "
+        "keep serving.",
+        "Nodes already upgraded, with rollback copies: " + (", ".join(others_done) if others_done else "none") + ".",
+        f"To go on: see `docker logs {node}` on {step['host']} for why it failed, fix that, and re-run "
+        f"`ansible-playbook upgrade.yml -e version={target}` (it starts {node} again and resumes); or, to go back to "
+        f"{source}: {rollback}.",
+    ]
     return f"The upgrade of {node} to {target} failed:\n" + "\n".join(lines)
 
 

@@ -4,6 +4,7 @@
     cqlclient.py load   --rows 10000           write rows 0..9999 at QUORUM
     cqlclient.py run    --start-id 1000000     write new rows and read known ones at QUORUM until SIGTERM
     cqlclient.py verify                        read every row at ALL and compare with what was acknowledged
+    cqlclient.py count  --ranges 0:10000,...   read every row at ALL; how many ids of each [low, high) range exist
 
 Common options: --hosts 10.42.0.48,10.42.0.49,10.42.0.50 --user admin --password-file DIR/password --dir DIR.
 `run` writes one JSON line per second to DIR/stats-<start id>.jsonl (operations, failures, latencies)
@@ -131,12 +132,14 @@ def cmd_load(args: argparse.Namespace) -> int:
     cluster, session = connect(args, ConsistencyLevel.QUORUM)
     insert, _select = prepare(session, args.rf)
     started = time.time()
-    rows = [(row_id, payload(row_id), started) for row_id in range(args.rows)]
+    rows = [(row_id, payload(row_id), started) for row_id in range(args.first_id, args.first_id + args.rows)]
     results = execute_concurrent_with_args(session, insert, rows, concurrency=32, raise_on_first_error=False)
     failed = [rows[index][0] for index, (ok, _result) in enumerate(results) if not ok]
     cluster.shutdown()
-    report = {"rows": args.rows, "failed": len(failed), "seconds": round(time.time() - started, 1)}
-    Path(args.dir, "load.json").write_text(json.dumps(report), encoding="utf-8")
+    report = {"rows": args.rows, "first_id": args.first_id, "failed": len(failed), "failed_ids": failed[:20],
+              "seconds": round(time.time() - started, 1)}
+    Path(args.dir, "load.json" if not args.first_id else f"load-{args.first_id}.json").write_text(
+        json.dumps(report), encoding="utf-8")
     print(json.dumps(report))
     return 0 if not failed else 1
 
@@ -274,9 +277,25 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if not missing else 1
 
 
+def cmd_count(args: argparse.Namespace) -> int:
+    cluster, session = connect(args, ConsistencyLevel.ALL)
+    statement = SimpleStatement(
+        f"SELECT id FROM {KEYSPACE}.{TABLE}", fetch_size=5000, consistency_level=ConsistencyLevel.ALL
+    )
+    statement.is_idempotent = True
+    found = {row.id for row in session.execute(statement, timeout=120)}
+    cluster.shutdown()
+    counts = {}
+    for span in args.ranges.split(","):
+        low, high = (int(part) for part in span.split(":"))
+        counts[span] = sum(1 for row_id in found if low <= row_id < high)
+    print(json.dumps({"found": len(found), "counts": counts}))
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["load", "run", "verify"])
+    parser.add_argument("command", choices=["load", "run", "verify", "count"])
     parser.add_argument("--hosts", default="10.42.0.48,10.42.0.49,10.42.0.50")
     parser.add_argument("--port", type=int, default=9042)
     parser.add_argument("--user", default="admin")
@@ -284,12 +303,14 @@ def main() -> int:
     parser.add_argument("--dir", default="/work")
     parser.add_argument("--rf", type=int, default=3)
     parser.add_argument("--rows", type=int, default=10000)
+    parser.add_argument("--first-id", type=int, default=0, help="load: the first id (rows first..first+rows-1)")
+    parser.add_argument("--ranges", default="0:10000", help="count: low:high,... id ranges")
     parser.add_argument("--initial-rows", type=int, default=10000)
     parser.add_argument("--start-id", type=int, default=1_000_000)
     parser.add_argument("--seconds", type=float, default=0, help="run: stop after this long (0: until SIGTERM)")
     parser.add_argument("--timeout", type=float, default=12.0)
     args = parser.parse_args()
-    return {"load": cmd_load, "run": cmd_run, "verify": cmd_verify}[args.command](args)
+    return {"load": cmd_load, "run": cmd_run, "verify": cmd_verify, "count": cmd_count}[args.command](args)
 
 
 if __name__ == "__main__":

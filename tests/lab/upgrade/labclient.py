@@ -2,11 +2,12 @@
 """Drives cqlclient.py in a container on the lab's overlay, from this machine.
 
     labclient.py reset                 remove the client container and its directory
-    labclient.py load [--rows N]       write N rows at QUORUM (keyspace upgrade_test)
+    labclient.py load [--rows N] [--first-id N]   write N rows at QUORUM (keyspace upgrade_test), ids from first-id
     labclient.py start --start-id N    start the client in the background (writes and reads at QUORUM)
     labclient.py stop                  stop it (SIGTERM: it writes its summary) and print the summary
     labclient.py verify                read every row at ALL; compare with every acknowledged write
     labclient.py results               print every run's summary and the per-second stats as JSON
+    labclient.py count --ranges L:H,.. read every row at ALL; how many ids of each [L, H) range exist
 
 The client container runs on the swarm manager host, attached to the overlay, with the Cassandra
 image's Python driver (pip does not work inside the lab's containers). Its directory there holds the
@@ -80,7 +81,7 @@ def cmd_reset(_args: argparse.Namespace) -> int:
 
 def cmd_load(args: argparse.Namespace) -> int:
     prepare()
-    done = docker_run("load", "--rows", str(args.rows))
+    done = docker_run("load", "--rows", str(args.rows), "--first-id", str(args.first_id))
     sys.stdout.write(done.stdout)
     sys.stderr.write(done.stderr[-2000:])
     return done.returncode
@@ -112,6 +113,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return done.returncode
 
 
+def cmd_count(args: argparse.Namespace) -> int:
+    prepare()
+    done = docker_run("count", "--ranges", args.ranges)
+    sys.stdout.write(done.stdout)
+    sys.stderr.write(done.stderr[-2000:])
+    return done.returncode
+
+
 def results() -> dict[str, Any]:
     listing = host("sh", "-c", f"ls {DIRECTORY}", check=False).stdout.split()
     runs = {}
@@ -132,8 +141,10 @@ def cmd_results(_args: argparse.Namespace) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["reset", "load", "start", "stop", "verify", "results"])
+    parser.add_argument("command", choices=["reset", "load", "start", "stop", "verify", "results", "count"])
     parser.add_argument("--rows", type=int, default=10000)
+    parser.add_argument("--first-id", type=int, default=0)
+    parser.add_argument("--ranges", default="0:10000")
     parser.add_argument("--initial-rows", type=int, default=10000)
     parser.add_argument("--start-id", type=int, default=1_000_000)
     args = parser.parse_args()
@@ -144,6 +155,7 @@ def main() -> int:
         "stop": cmd_stop,
         "verify": cmd_verify,
         "results": cmd_results,
+        "count": cmd_count,
     }
     return commands[args.command](args)
 

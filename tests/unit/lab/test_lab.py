@@ -83,3 +83,25 @@ def test_images_builds_and_pushes_the_versions_asked_or_all(versions: list[str],
     assert built in lines
     assert ("build lab/images/medusa/build.sh 5.0.8" in lines) == any("medusa" in image for image in pushed)
     assert [line.split()[1].rsplit("/corral/", 1)[1] for line in lines if line.startswith("push ")] == pushed
+
+
+def tsv_lines(name: str) -> dict[str, list[str]]:
+    lines = (ROOT / "lab/images/cassandra" / name).read_text().splitlines()
+    return {line.split("\t")[0]: line.split("\t") for line in lines if line.strip() and not line.startswith("#")}
+
+
+def test_versions_built_by_hand_only_are_kept_apart_from_what_ci_builds() -> None:
+    """CI builds every line of versions.tsv (lab/lab.sh images with no argument); versions-by-hand.tsv holds those
+    only a scenario run by hand needs (3.11.19 for molecule/upgrade_format), built when named."""
+    by_hand, built = tsv_lines("versions-by-hand.tsv"), tsv_lines("versions.tsv")
+    assert "3.11.19" in by_hand and not set(by_hand) & set(built)
+    suites = {fields[1]: fields[2] for fields in built.values()}
+    for version, fields in by_hand.items():
+        assert len(fields) == 4, fields
+        assert (ROOT / "lab/images/cassandra/conf" / fields[3]).is_dir(), version
+        assert suites.get(fields[1], fields[2]) == fields[2], f"{version}: one Debian suite per Java"
+    scenario = yaml.safe_load((ROOT / "molecule/upgrade_format/molecule.yml").read_text())
+    assert scenario["provisioner"]["env"]["UPGRADE_FROM"] in by_hand
+    lists = dict(re.findall(r'^(CI_SCENARIOS|BY_HAND_SCENARIOS)="([^"]*)"$', (ROOT / "dev").read_text(), flags=re.M))
+    assert "upgrade_format" not in lists["CI_SCENARIOS"].split(), "run by hand: not in what CI runs"
+    assert "upgrade_format" in lists["BY_HAND_SCENARIOS"].split()

@@ -41,3 +41,12 @@ def test_failure_text_and_node_failure() -> None:
     assert FILTERS["cassandra_upgrade_failure_text"]({"msg": "boom"}) == "boom"
     text = FILTERS["cassandra_upgrade_node_failure"](plan, "cdb1", "boom", True)
     assert text.startswith("The upgrade of cdb1 to 3.10 failed:\nboom.\n")
+
+
+def test_num_tokens_and_failed_node_kept() -> None:
+    stack = dict(STACK, image="reg:5000/corral/cassandra:4.1.10", version="4.1.10", num_tokens=None)
+    view = {"rc": 0, "stdout": "--  Address  Load  Tokens  Owns  Host ID  Rack\nUN  10.42.0.48  1 KiB  256  ?  h1  rack1"}
+    assert FILTERS["cassandra_upgrade_num_tokens"](stack, [view], "upgrade")["num_tokens"] == 256
+    plan = FILTERS["cassandra_upgrade_plan"](STACK, [info("3.9")], [info(None)], "upgrade", "3.10")
+    assert FILTERS["cassandra_upgrade_failed_node_kept"](plan, "cdb1", {}, True)["keep"] is False
+    assert FILTERS["cassandra_upgrade_node_failure"](plan, "cdb1", "boom", True, "", {}).startswith("The upgrade of cdb1")

@@ -254,6 +254,7 @@ def test_observed_is_what_the_host_held_before_the_run(fake: FakeEngine, data_di
         "restarts": 0,
         "image": "",
         "jvm_extra_opts": None,
+        "num_tokens": None,
     }
     assert run(fake, node, check_mode=True)["observed"] == nothing
     assert run(fake, node)["observed"] == nothing
@@ -264,6 +265,9 @@ def test_observed_is_what_the_host_held_before_the_run(fake: FakeEngine, data_di
     assert run(fake, spec(data_dir, state="stopped"))["observed"] == there
     assert run(fake, spec(data_dir))["observed"] == dict(there, running=False, jvm_extra_opts=None)
     assert run(fake, spec(data_dir, state="absent"))["observed"] is None
+    # The number of tokens the container was given (an upgrade from 3.x keeps 256 on 4.x): what site.yml compares.
+    run(fake, spec(data_dir, num_tokens=256))
+    assert run(fake, spec(data_dir, num_tokens=256), check_mode=True)["observed"]["num_tokens"] == 256
 
 
 TOKENS = "-Dcassandra.initial_token=-3,5"

@@ -157,3 +157,37 @@ def test_a_stack_setting_the_records_disagree_on_stays_the_models() -> None:
     containers.append(info(NODES[2], "3.9", labels=recorded(NODES[2], "3.9", [])))
     model = upgrade.recorded_stack(stack("3.9"), containers, [info(node, None) for node in NODES], "finish")
     assert model["image"] == f"{REPO}:3.9" and model["max_heap_size"] == "512M"
+
+
+def with_tokens(results: list[dict[str, Any]], *tokens: int | None) -> list[dict[str, Any]]:
+    for result, count in zip(results, tokens):
+        result["observed"].update(num_tokens=count, data_present=True)
+    return results
+
+
+def test_site_yml_refuses_to_give_nodes_another_number_of_tokens_than_their_containers() -> None:
+    # After 3.11 -> 4.1 the containers keep 256 (CASSANDRA_NUM_TOKENS); the inventory left unset means 4.1's 16.
+    problems = desired.running_state_problems(dict(stack("4.1.10"), num_tokens=None),
+                                              with_tokens(planned("4.1.10", "4.1.10", "4.1.10"), 256, 256, 256))
+    assert problems == [
+        "cdb1, cdb2, cdb3 run with num_tokens 256 (CASSANDRA_NUM_TOKENS of their containers; an upgrade keeps the "
+        "number the data holds), and the inventory gives 16 (cassandra_stack_num_tokens unset, 4.1.10's default of "
+        "16): Cassandra refuses to start a node on data with another number of tokens. Set cassandra_stack_num_tokens: "
+        "256 in the inventory"
+    ]
+    given = desired.running_state_problems(dict(stack("4.1.10"), num_tokens=32),
+                                           with_tokens(planned("4.1.10", "4.1.10", "4.1.10"), 256, None, 256))
+    assert len(given) == 1 and "(cassandra_stack_num_tokens: 32)" in given[0] and given[0].startswith("cdb1, cdb3 run")
+
+
+@pytest.mark.parametrize(("num_tokens", "tokens"), [(256, (256, 256, 256)), (None, (16, None, 16)), (None, (None,) * 3)])
+def test_the_same_number_of_tokens_is_no_problem(num_tokens: int | None, tokens: tuple[int | None, ...]) -> None:
+    results = with_tokens(planned("4.1.10", "4.1.10", "4.1.10"), *tokens)
+    assert desired.running_state_problems(dict(stack("4.1.10"), num_tokens=num_tokens), results) == []
+
+
+def test_a_container_without_data_may_change_its_number_of_tokens() -> None:
+    results = with_tokens(planned("4.1.10", "4.1.10", "4.1.10"), 256, 256, 256)
+    for result in results:
+        result["observed"]["data_present"] = False
+    assert desired.running_state_problems(dict(stack("4.1.10"), num_tokens=None), results) == []
