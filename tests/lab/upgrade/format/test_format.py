@@ -84,7 +84,7 @@ def test_the_old_version_cannot_simply_come_back(stack: Callable[[], dict[str, d
     result = playbook(*readme_command(ROLLBACK))
     output = said(result)
     assert result.returncode != 0, output[-4000:]
-    assert "Refused, no container was changed:" in output, output[-4000:]
+    assert "Refused, no container was changed" in output, output[-4000:]
     assert f"rolling back to {FROM} needs a restore from the snapshots taken before the upgrade, as the on-disk " \
            "format changed" in output, output[-4000:]
     for node, tag in SEEN["tags"].items():
