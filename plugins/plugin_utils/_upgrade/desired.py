@@ -76,27 +76,40 @@ def running_state_problems(stack: dict[str, Any], plan_results: list[dict[str, A
 
 
 def _token_problems(stack: dict[str, Any], results: dict[str, dict[str, Any]]) -> list[str]:
-    """Containers given a number of tokens (CASSANDRA_NUM_TOKENS: an upgrade from 3.x keeps their 256) that the
-    inventory would change: Cassandra refuses to start a node on data with another number."""
+    """Containers whose data holds another number of tokens than the inventory would give them: Cassandra refuses to
+    start a node on data with another number. A container given one (CASSANDRA_NUM_TOKENS: an upgrade from 3.x keeps
+    their 256) holds that; one given none, its release's default (256 before 4.0, 16 from 4.0)."""
     requested = stack.get("num_tokens")
     wanted = requested if requested is not None else default_num_tokens(str(stack.get("version") or ""))
     if wanted is None:
         return []
-    differ: dict[int, list[str]] = {}
+    differ: dict[tuple[int, str], list[str]] = {}
     for name, result in sorted(results.items()):
         observed = result.get("observed") or {}
-        held = observed.get("num_tokens")
-        if observed.get("exists") and observed.get("data_present", True) and isinstance(held, int) and held != wanted:
-            differ.setdefault(held, []).append(name)
+        if not observed.get("exists") or not observed.get("data_present", True):
+            continue
+        held, source = observed.get("num_tokens"), "given"
+        if not isinstance(held, int):
+            held = default_num_tokens(image_tag(str(observed.get("image") or "")))
+            source = f"the default of {image_tag(str(observed.get('image') or ''))}"
+        if isinstance(held, int) and held != wanted:
+            differ.setdefault((held, source), []).append(name)
     given = (
         f"cassandra_stack_num_tokens: {requested}"
         if requested is not None
         else f"cassandra_stack_num_tokens unset, {stack.get('version')}'s default of {wanted}"
     )
+
+    def why(names: list[str], source: str) -> str:
+        their = "its" if len(names) == 1 else "their"
+        containers = f"container{'' if len(names) == 1 else 's'}"
+        if source == "given":
+            return f"CASSANDRA_NUM_TOKENS of {their} {containers}; an upgrade keeps the number the data holds"
+        return f"{source}: {their} {containers} {'was' if len(names) == 1 else 'were'} given no CASSANDRA_NUM_TOKENS"
+
     return [
-        f"{_names(names)} {_run(names)} with num_tokens {held} (CASSANDRA_NUM_TOKENS of {'its' if len(names) == 1 else 'their'} "
-        f"container{'' if len(names) == 1 else 's'}; an upgrade keeps the number the data holds), and the inventory "
+        f"{_names(names)} {_run(names)} with num_tokens {held} ({why(names, source)}), and the inventory "
         f"gives {wanted} ({given}): Cassandra refuses to start a node on data with another number of tokens. Set "
         f"cassandra_stack_num_tokens: {held} in the inventory"
-        for held, names in sorted(differ.items())
+        for (held, source), names in sorted(differ.items())
     ]

@@ -177,7 +177,21 @@ def test_site_yml_refuses_to_give_nodes_another_number_of_tokens_than_their_cont
     ]
     given = desired.running_state_problems(dict(stack("4.1.10"), num_tokens=32),
                                            with_tokens(planned("4.1.10", "4.1.10", "4.1.10"), 256, None, 256))
-    assert len(given) == 1 and "(cassandra_stack_num_tokens: 32)" in given[0] and given[0].startswith("cdb1, cdb3 run")
+    assert len(given) == 2 and all("(cassandra_stack_num_tokens: 32)" in problem for problem in given), given
+    assert given[0].startswith("cdb2 runs with num_tokens 16 (the default of 4.1.10: its container was given no "
+                               "CASSANDRA_NUM_TOKENS)"), given
+    assert given[1].startswith("cdb1, cdb3 run with num_tokens 256 (CASSANDRA_NUM_TOKENS of their containers")
+
+
+def test_a_container_given_no_number_holds_its_releases_default() -> None:
+    # 3.11 deployed with num_tokens unset holds 3.x's 256; an inventory that now says 16 would crash every node.
+    problems = desired.running_state_problems(dict(stack("3.11.19"), num_tokens=16),
+                                              with_tokens(planned("3.11.19", "3.11.19", "3.11.19"), None, None, None))
+    assert len(problems) == 1 and problems[0].startswith(
+        "cdb1, cdb2, cdb3 run with num_tokens 256 (the default of 3.11.19: their containers were given no "
+        "CASSANDRA_NUM_TOKENS), and the inventory gives 16 (cassandra_stack_num_tokens: 16)"), problems
+    assert desired.running_state_problems(dict(stack("3.11.19"), num_tokens=256),
+                                          with_tokens(planned("3.11.19", "3.11.19", "3.11.19"), None, None, None)) == []
 
 
 @pytest.mark.parametrize(("num_tokens", "tokens"), [(256, (256, 256, 256)), (None, (16, None, 16)), (None, (None,) * 3)])
