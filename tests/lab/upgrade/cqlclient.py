@@ -261,7 +261,8 @@ def expected_ids(directory: Path, initial_rows: int) -> set[int]:
     return ids
 
 
-def cmd_verify(args: argparse.Namespace) -> int:
+def ids_at_all(args: argparse.Namespace) -> set[int]:
+    """Every id of the table, read at ALL."""
     cluster, session = connect(args, ConsistencyLevel.ALL)
     statement = SimpleStatement(
         f"SELECT id FROM {KEYSPACE}.{TABLE}", fetch_size=5000, consistency_level=ConsistencyLevel.ALL
@@ -269,6 +270,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
     statement.is_idempotent = True
     found = {row.id for row in session.execute(statement, timeout=120)}
     cluster.shutdown()
+    return found
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    found = ids_at_all(args)
     expected = expected_ids(Path(args.dir), args.initial_rows)
     missing = sorted(expected - found)
     report = {"expected": len(expected), "found": len(found), "missing": len(missing), "missing_ids": missing[:20]}
@@ -278,13 +284,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_count(args: argparse.Namespace) -> int:
-    cluster, session = connect(args, ConsistencyLevel.ALL)
-    statement = SimpleStatement(
-        f"SELECT id FROM {KEYSPACE}.{TABLE}", fetch_size=5000, consistency_level=ConsistencyLevel.ALL
-    )
-    statement.is_idempotent = True
-    found = {row.id for row in session.execute(statement, timeout=120)}
-    cluster.shutdown()
+    found = ids_at_all(args)
     counts = {}
     for span in args.ranges.split(","):
         low, high = (int(part) for part in span.split(":"))
