@@ -90,8 +90,8 @@ def _token_problems(stack: dict[str, Any], results: dict[str, dict[str, Any]]) -
             continue
         held, source = observed.get("num_tokens"), "given"
         if not isinstance(held, int):
-            held = default_num_tokens(image_tag(str(observed.get("image") or "")))
-            source = f"the default of {image_tag(str(observed.get('image') or ''))}"
+            release = image_tag(str(observed.get("image") or ""))
+            held, source = default_num_tokens(release), f"the default of {release}"
         if isinstance(held, int) and held != wanted:
             differ.setdefault((held, source), []).append(name)
     given = (
