@@ -59,6 +59,10 @@ def lab(host: str, *argv: str, stdin: str | None = None, timeout: float = 1800) 
                           timeout=timeout, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{host}: {' '.join(argv[:4])} failed: {done.stdout[-1000:]}{done.stderr[-1000:]}")
+    # What the client says beside its result (the writes it wrote again after a timeout).
+    for line in done.stderr.splitlines():
+        if "written again" in line:
+            log(line)
     return done.stdout
 
 
