@@ -9,8 +9,8 @@ import pytest
 from ansible_collections.corral.cassandra.plugins.module_utils import _cassandra_node_labels as node_labels
 from ansible_collections.corral.cassandra.plugins.plugin_utils._upgrade import desired
 from ansible_collections.corral.cassandra.plugins.plugin_utils._upgrade import plan as upgrade
+from ansible_collections.corral.cassandra.tests.unit.plugins.plugin_utils._upgrade.docker_fakes import REPO, container_info
 
-REPO = "reg:5000/corral/cassandra"
 NODES: list[dict[str, Any]] = [
     {"name": "cdb1", "seed": True, "host": "lab-host1", "ip": "10.42.0.48", "published_ports": [], "env": {}},
     {"name": "cdb2", "seed": False, "host": "lab-host2", "ip": "10.42.0.49", "published_ports": [], "env": {}},
@@ -82,17 +82,13 @@ def test_tags_that_are_no_release_are_not_compared() -> None:
 # --- an upgrade with a node down ----------------------------------------------------------------
 
 
-def info(node: dict[str, Any], version: str | None, running: bool = True, labels: dict[str, str] | None = None) -> dict[str, Any]:
-    if version is None:
-        return {"item": node, "exists": False, "container": None}
-    state = {"Running": running, "Status": "running" if running else "exited"}
-    config = {"Image": f"{REPO}:{version}", "Labels": labels or {}, "Env": []}
-    return {"item": node, "exists": True, "container": {"Id": f"{node['name']}-{version}", "State": state, "Config": config}}
-
-
 def test_an_upgrade_with_a_node_stopped_is_refused_naming_it() -> None:
-    containers = [info(NODES[0], "3.9"), info(NODES[1], "3.9"), info(NODES[2], "3.9", running=False)]
-    copies = [info(node, None) for node in NODES]
+    containers = [
+        container_info(NODES[0], "3.9", status="running"),
+        container_info(NODES[1], "3.9", status="running"),
+        container_info(NODES[2], "3.9", status="exited"),
+    ]
+    copies = [container_info(node, None) for node in NODES]
     problems = upgrade.plan(stack("3.10"), containers, copies, "upgrade", "3.10")["problems"]
     assert len(problems) == 1
     assert problems[0].startswith("cdb3 on lab-host3 is not running (its container is exited)")
@@ -101,19 +97,31 @@ def test_an_upgrade_with_a_node_stopped_is_refused_naming_it() -> None:
 
 def test_a_node_down_that_this_upgrade_created_is_resumed() -> None:
     record = {node_labels.UPGRADED_FROM: f"{REPO}:3.9"}
-    containers = [info(NODES[0], "3.10"), info(NODES[1], "3.10", running=False, labels=record), info(NODES[2], "3.9")]
-    copies = [info(NODES[0], "3.9", False), info(NODES[1], "3.9", False), info(NODES[2], None)]
+    containers = [
+        container_info(NODES[0], "3.10", status="running"),
+        container_info(NODES[1], "3.10", status="exited", labels=record),
+        container_info(NODES[2], "3.9", status="running"),
+    ]
+    copies = [
+        container_info(NODES[0], "3.9", status="exited"),
+        container_info(NODES[1], "3.9", status="exited"),
+        container_info(NODES[2], None),
+    ]
     plan = upgrade.plan(stack("3.10"), containers, copies, "upgrade", "3.10")
     assert plan["problems"] == [] and plan["order"][0] == "cdb2"
     # Without its copy the record alone shows it is this upgrade's node.
-    plan = upgrade.plan(stack("3.10"), containers, [*copies[:1], info(NODES[1], None), copies[2]], "upgrade", "3.10")
+    plan = upgrade.plan(stack("3.10"), containers, [*copies[:1], container_info(NODES[1], None), copies[2]], "upgrade", "3.10")
     assert plan["problems"] == []
 
 
 def test_a_node_down_on_another_upgrades_version_is_refused() -> None:
     record = {node_labels.UPGRADED_FROM: f"{REPO}:3.8"}
-    containers = [info(NODES[0], "3.9"), info(NODES[1], "3.9", running=False, labels=record), info(NODES[2], "3.9")]
-    copies = [info(node, None) for node in NODES]
+    containers = [
+        container_info(NODES[0], "3.9", status="running"),
+        container_info(NODES[1], "3.9", status="exited", labels=record),
+        container_info(NODES[2], "3.9", status="running"),
+    ]
+    copies = [container_info(node, None) for node in NODES]
     problems = upgrade.plan(stack("3.10"), containers, copies, "upgrade", "3.10")["problems"]
     assert len(problems) == 1 and problems[0].startswith("cdb2 on lab-host2 is not running")
 
@@ -134,8 +142,10 @@ def recorded(node: dict[str, Any], version: str, ports: list[str]) -> dict[str, 
 
 
 def test_finish_takes_the_settings_the_upgrade_ran_with() -> None:
-    containers = [info(node, "3.10", labels=recorded(node, "3.10", ["9042:9042/tcp"])) for node in NODES]
-    copies = [info(node, "3.9", False, labels=recorded(node, "3.9", [])) for node in NODES]
+    containers = [
+        container_info(node, "3.10", status="running", labels=recorded(node, "3.10", ["9042:9042/tcp"])) for node in NODES
+    ]
+    copies = [container_info(node, "3.9", status="exited", labels=recorded(node, "3.9", [])) for node in NODES]
     model = upgrade.recorded_stack(stack("3.9"), containers, copies, "finish")
     assert model["image"] == f"{REPO}:3.10" and model["max_heap_size"] == "512M" and model["seeds"] == ["10.42.0.48"]
     assert [node["published_ports"] for node in model["nodes"]] == [["9042:9042/tcp"]] * 3
@@ -145,17 +155,19 @@ def test_finish_takes_the_settings_the_upgrade_ran_with() -> None:
 
 
 def test_without_records_the_model_stays() -> None:
-    containers = [info(node, "3.10") for node in NODES]
-    copies = [info(node, None) for node in NODES]
+    containers = [container_info(node, "3.10", status="running") for node in NODES]
+    copies = [container_info(node, None) for node in NODES]
     assert upgrade.recorded_stack(stack("3.9"), containers, copies, "finish") == stack("3.9")
-    with_records = [info(node, "3.10", labels=recorded(node, "3.10", ["9042:9042"])) for node in NODES]
+    with_records = [
+        container_info(node, "3.10", status="running", labels=recorded(node, "3.10", ["9042:9042"])) for node in NODES
+    ]
     assert upgrade.recorded_stack(stack("3.9"), with_records, copies, "upgrade") == stack("3.9")
 
 
 def test_a_stack_setting_the_records_disagree_on_stays_the_models() -> None:
-    containers = [info(node, "3.10", labels=recorded(node, "3.10", [])) for node in NODES[:2]]
-    containers.append(info(NODES[2], "3.9", labels=recorded(NODES[2], "3.9", [])))
-    model = upgrade.recorded_stack(stack("3.9"), containers, [info(node, None) for node in NODES], "finish")
+    containers = [container_info(node, "3.10", status="running", labels=recorded(node, "3.10", [])) for node in NODES[:2]]
+    containers.append(container_info(NODES[2], "3.9", status="running", labels=recorded(NODES[2], "3.9", [])))
+    model = upgrade.recorded_stack(stack("3.9"), containers, [container_info(node, None) for node in NODES], "finish")
     assert model["image"] == f"{REPO}:3.9" and model["max_heap_size"] == "512M"
 
 

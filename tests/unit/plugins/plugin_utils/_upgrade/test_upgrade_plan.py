@@ -8,8 +8,8 @@ import pytest
 from ansible_collections.corral.cassandra.plugins.plugin_utils import _cassandra_output as output
 from ansible_collections.corral.cassandra.plugins.plugin_utils._upgrade import plan as upgrade
 from ansible_collections.corral.cassandra.plugins.plugin_utils._upgrade.plan import Version, parse_version
+from ansible_collections.corral.cassandra.tests.unit.plugins.plugin_utils._upgrade.docker_fakes import REPO, container_info
 
-REPO = "reg:5000/corral/cassandra"
 NODES: list[dict[str, Any]] = [
     {"name": "cdb1", "seed": True, "host": "lab-host1", "ip": "10.42.0.48"},
     {"name": "cdb2", "seed": False, "host": "lab-host2", "ip": "10.42.0.49"},
@@ -21,27 +21,12 @@ def stack(version: str = "3.10") -> dict[str, Any]:
     return {"name": "CassandraDB", "image": f"{REPO}:{version}", "version": version, "nodes": NODES}
 
 
-def info(node: dict[str, Any], version: str | None, running: bool = True, **config: Any) -> dict[str, Any]:
-    """A docker_container_info result for one node (version None: no such container)."""
-    if version is None:
-        return {"item": node, "exists": False, "container": None}
-    return {
-        "item": node,
-        "exists": True,
-        "container": {
-            "Id": f"{node['name']}-{version}",
-            "State": {"Running": running},
-            "Config": {"Image": f"{REPO}:{version}", "Labels": {}, "Env": [], **config},
-        },
-    }
-
-
 def cluster(
     *versions: str | None, copies: tuple[str | None, ...] = (None, None, None), running: tuple[bool, ...] = ()
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     up = running or (True, True, True)
-    containers = [info(node, version, up[index]) for index, (node, version) in enumerate(zip(NODES, versions))]
-    rollback = [info(node, version, False) for node, version in zip(NODES, copies)]
+    containers = [container_info(node, version, running=up[index]) for index, (node, version) in enumerate(zip(NODES, versions))]
+    rollback = [container_info(node, version, running=False) for node, version in zip(NODES, copies)]
     return containers, rollback
 
 

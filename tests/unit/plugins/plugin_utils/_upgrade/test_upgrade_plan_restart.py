@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ansible_collections.corral.cassandra.plugins.plugin_utils._upgrade import plan as upgrade
+from ansible_collections.corral.cassandra.tests.unit.plugins.plugin_utils._upgrade.docker_fakes import REPO, container_info
 
-REPO = "reg:5000/corral/cassandra"
 NODES: list[dict[str, Any]] = [
     {"name": "cdb1", "seed": True, "host": "lab-host1", "ip": "10.42.0.48"},
     {"name": "cdb2", "seed": False, "host": "lab-host2", "ip": "10.42.0.49"},
@@ -17,28 +17,20 @@ STACK = {"name": "CassandraDB", "image": f"{REPO}:5.0.8", "version": "5.0.8", "n
 SINCE = 1796551200.0
 
 
-def info(node: dict[str, Any], started: str, status: str = "running", exists: bool = True) -> dict[str, Any]:
-    if not exists:
-        return {"item": node, "exists": False, "container": None}
-    return {
-        "item": node,
-        "exists": True,
-        "container": {
-            "Id": f"{node['name']}-id",
-            "State": {"Running": status == "running", "Status": status, "StartedAt": started},
-            "Config": {"Image": f"{REPO}:5.0.8", "Labels": {}, "Env": []},
-        },
-    }
-
-
 def restart_plan(
     started: tuple[str, str, str] = ("2026-12-06T09:00:00.5Z",) * 3,
     status: tuple[str, str, str] = ("running",) * 3,
     copies: tuple[bool, bool, bool] = (False, False, False),
     since: Any = None,
 ) -> dict[str, Any]:
-    containers = [info(node, started[index], status[index]) for index, node in enumerate(NODES)]
-    rollback = [info(node, "", "exited", exists=copies[index]) for index, node in enumerate(NODES)]
+    containers = [
+        container_info(node, "5.0.8", status=status[index], started=started[index], container_id=f"{node['name']}-id")
+        for index, node in enumerate(NODES)
+    ]
+    rollback = [
+        container_info(node, "5.0.8" if copy else None, status="exited", started="", container_id=f"{node['name']}-id")
+        for node, copy in zip(NODES, copies)
+    ]
     return upgrade.plan(STACK, containers, rollback, "restart", None, since)
 
 
@@ -72,8 +64,12 @@ def test_an_upgrade_under_way_is_refused() -> None:
 
 def test_a_missing_container_is_refused() -> None:
     started = "2026-12-06T09:00:00Z"
-    containers = [info(NODES[0], started), info(NODES[1], "", exists=False), info(NODES[2], started)]
-    rollback = [info(node, "", exists=False) for node in NODES]
+    containers = [
+        container_info(NODES[0], "5.0.8", status="running", started=started, container_id="cdb1-id"),
+        container_info(NODES[1], None),
+        container_info(NODES[2], "5.0.8", status="running", started=started, container_id="cdb3-id"),
+    ]
+    rollback = [container_info(node, None) for node in NODES]
     plan = upgrade.plan(STACK, containers, rollback, "restart", None)
     assert plan["problems"][0].startswith("cdb2 has no Cassandra container")
 

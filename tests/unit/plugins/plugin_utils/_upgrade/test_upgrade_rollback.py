@@ -10,8 +10,8 @@ import pytest
 from ansible_collections.corral.cassandra.plugins.plugin_utils._upgrade import plan as upgrade
 from ansible_collections.corral.cassandra.plugins.plugin_utils._upgrade import rollback
 from ansible_collections.corral.cassandra.plugins.plugin_utils._upgrade.plan import parse_version
+from ansible_collections.corral.cassandra.tests.unit.plugins.plugin_utils._upgrade.docker_fakes import REPO, container_info
 
-REPO = "reg:5000/corral/cassandra"
 NODES: list[dict[str, Any]] = [
     {"name": "cdb1", "seed": True, "host": "lab-host1", "ip": "10.42.0.48"},
     {"name": "cdb2", "seed": False, "host": "lab-host2", "ip": "10.42.0.49"},
@@ -26,25 +26,13 @@ TAGS = {
 }
 
 
-def info(node: dict[str, Any], version: str | None, running: bool, started: str = STARTED) -> dict[str, Any]:
-    if version is None:
-        return {"item": node, "exists": False, "container": None}
-    return {
-        "item": node,
-        "exists": True,
-        "container": {
-            "Id": f"{node['name']}-{version}",
-            "State": {"Running": running, "StartedAt": started},
-            "Config": {"Image": f"{REPO}:{version}", "Labels": {}, "Env": []},
-        },
-    }
-
-
 def rollback_plan(now: str = "4.1.10", old: str = "3.11.19", started: str = STARTED,
                   copies: tuple[bool, bool, bool] = (True, True, True)) -> dict[str, Any]:
     stack = {"name": "CassandraDB", "image": f"{REPO}:{now}", "version": now, "nodes": NODES}
-    containers = [info(node, now if copy else old, True, started) for node, copy in zip(NODES, copies)]
-    rollback_copies = [info(node, old if copy else None, False) for node, copy in zip(NODES, copies)]
+    containers = [container_info(node, now if copy else old, running=True, started=started) for node, copy in zip(NODES, copies)]
+    rollback_copies = [
+        container_info(node, old if copy else None, running=False, started=STARTED) for node, copy in zip(NODES, copies)
+    ]
     return upgrade.plan(stack, containers, rollback_copies, "rollback", None)
 
 
@@ -214,8 +202,8 @@ def test_after_every_restore_a_rerun_only_repairs_what_was_not_repaired() -> Non
 
 def test_other_actions_read_nothing() -> None:
     stack = {"name": "CassandraDB", "image": f"{REPO}:4.1.10", "version": "4.1.10", "nodes": NODES}
-    plan = upgrade.plan(stack, [info(node, "3.11.19", True) for node in NODES], [info(node, None, False) for node in NODES],
-                        "upgrade", "4.1.10")
+    containers = [container_info(node, "3.11.19", running=True, started=STARTED) for node in NODES]
+    plan = upgrade.plan(stack, containers, [container_info(node, None) for node in NODES], "upgrade", "4.1.10")
     assert rollback.rollback_restores(plan, {}, False)["restores"] == {}
 
 
@@ -249,8 +237,8 @@ def upgrade_plan(old: str = "3.11.19", new: str = "4.1.10", mode: str | None = N
     model_yaml = {"storage_compatibility_mode": mode} if mode else {}
     nodes = [dict(node, cassandra_yaml=model_yaml) for node in NODES]
     stack = {"name": "CassandraDB", "image": f"{REPO}:{new}", "version": new, "nodes": nodes}
-    return upgrade.plan(stack, [info(node, old, True) for node in nodes], [info(node, None, False) for node in nodes],
-                        "upgrade", new)
+    containers = [container_info(node, old, running=True, started=STARTED) for node in nodes]
+    return upgrade.plan(stack, containers, [container_info(node, None) for node in nodes], "upgrade", new)
 
 
 def after_failure(node: dict[str, Any], current: str | None, copy: str | None, started: str = STARTED,
@@ -260,7 +248,7 @@ def after_failure(node: dict[str, Any], current: str | None, copy: str | None, s
     for name, version, running in ((node["name"], current, False), (f"{node['name']}-rollback", copy, False)):
         if version is None:
             continue
-        container = info(node, version, running, started)["container"]
+        container = container_info(node, version, running=running, started=started)["container"]
         container["Name"] = f"/{name}"
         if mode:
             container["Config"]["Labels"] = {
