@@ -54,14 +54,13 @@ def log(text: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
 
-def lab(host: str, *argv: str, stdin: str | None = None, timeout: float = 1800) -> str:
+def lab(host: str, *argv: str, stdin: str | None = None, timeout: float = 1800, show_stderr: bool = False) -> str:
     done = subprocess.run(["docker", "exec", "-i", host, *argv], input=stdin, capture_output=True, text=True,
                           timeout=timeout, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{host}: {' '.join(argv[:4])} failed: {done.stdout[-1000:]}{done.stderr[-1000:]}")
-    # What the client says beside its result (the writes it wrote again after a timeout).
-    for line in done.stderr.splitlines():
-        if "written again" in line:
+    if show_stderr:
+        for line in done.stderr.splitlines():
             log(line)
     return done.stdout
 
@@ -71,8 +70,9 @@ def client(*args: str) -> str:
         stdin=CLIENT)
     lab(CLIENT_HOST, "sh", "-c", f"umask 077; cat > {CLIENT_DIR}/password",
         stdin=CREDENTIALS.read_text(encoding="utf-8").strip() + "\n")
+    # What the client says beside its result (the writes it wrote again after a timeout) is shown.
     return lab(CLIENT_HOST, "docker", "run", "--rm", "--network", "managed", "-v", f"{CLIENT_DIR}:/work",
-               "--entrypoint", "python3", CLIENT_IMAGE, "/work/client.py", *args, HOSTS)
+               "--entrypoint", "python3", CLIENT_IMAGE, "/work/client.py", *args, HOSTS, show_stderr=True)
 
 
 def cql(statement: str) -> str:
