@@ -20,6 +20,9 @@ usage: lab/lab.sh COMMAND
   extra create NAME   create an extra host of LAB_EXTRA_HOSTS (lab-host4), as the others; the
                       orchestrator role joins it to the swarm
   extra remove NAME   take it out of the swarm and remove its container, its volume and its swarm node
+  host kill NAME      a Cassandra host dies with its disks: its container is killed (no shutdown) and removed
+                      with its engine's volume; the swarm keeps listing it, down
+  host create NAME    a new machine in its place: same name and address, no engine yet (site.yml installs it)
 USAGE
 }
 
@@ -288,11 +291,43 @@ cmd_extra() {
   esac
 }
 
+# The address of a lab host that runs Cassandra (not the manager: the swarm's one manager cannot die here).
+cassandra_host_ip() {
+  local entry
+  for entry in "${LAB_HOSTS[@]}" "${LAB_EXTRA_HOSTS[@]}"; do
+    [ "${entry%% *}" != lab-manager ] && [ "${entry%% *}" = "$1" ] && { echo "${entry##* }"; return 0; }
+  done
+  die "'$1' is not a Cassandra host of the lab: $(printf '%s ' "${LAB_HOSTS[@]%% *}" "${LAB_EXTRA_HOSTS[@]%% *}")"
+}
+
+cmd_host() {
+  local action=${1:-} name=${2:-} ip container
+  ip=$(cassandra_host_ip "$name")
+  container=$(host_container "$name")
+  case "$action" in
+    kill)
+      docker container inspect "$container" >/dev/null 2>&1 || die "host $name does not exist"
+      docker kill "$container" >/dev/null
+      docker rm -f "$container" >/dev/null
+      docker volume rm "$container-docker" >/dev/null
+      log "host $name killed: its container, its disk and its engine's state are gone" ;;
+    create)
+      docker network inspect "$LAB_NETWORK" >/dev/null 2>&1 || die "there is no lab: run lab/lab.sh create"
+      docker container inspect "$container" >/dev/null 2>&1 && die "host $name exists: kill it first"
+      ssh_key
+      create_host "$name" "$ip"
+      setup_host_access "$name"
+      log "host $name created as a new machine ($ip)" ;;
+    *) usage; exit 2 ;;
+  esac
+}
+
 [[ "${BASH_SOURCE[0]}" == "$0" ]] || return 0
 case "${1:-}" in
   create) shift; cmd_create "$@" ;;
   stop|start|destroy|status|connect) "cmd_$1" ;;
   extra) shift; cmd_extra "$@" ;;
+  host) shift; cmd_host "$@" ;;
   images) shift; bash "$LAB_DIR/engine.sh"; ensure_network; start_registry; build_and_push_images "$@" ;;
   *) usage; exit 2 ;;
 esac

@@ -194,6 +194,16 @@ def place(rule: HostLabel, hosts: list[SwarmHost], node_name: str) -> SwarmHost:
             f"node {node_name}: host_label {rule.text!r} matches no swarm node "
             f"(Rancher would leave it 'Activating' forever). The swarm's nodes: {known}"
         )
+    down = [host for host in matches if host.state == "down"]
+    if len(matches) > 1 and len(down) == len(matches) - 1:
+        # A host that died and joined again on a new engine: its old swarm entry keeps its labels.
+        stale = ", ".join(f"{host.hostname} ({host.node_id})" for host in down)
+        ids = " ".join(host.node_id for host in down)
+        raise StackError(
+            f"node {node_name}: host_label {rule.text!r} matches a ready swarm node and {len(down)} down one(s) "
+            f"with the same labels: {stale}, left by a host that is gone. Remove them on a manager: "
+            f"docker node rm {ids} (the orchestrator role does it when a host of that name joins again)"
+        )
     if len(matches) > 1:
         names = ", ".join(host.describe() for host in matches)
         raise StackError(

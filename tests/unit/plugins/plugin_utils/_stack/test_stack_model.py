@@ -359,6 +359,21 @@ def test_bad_input_is_refused(case: str, overrides: dict[str, Any], message: str
             "whose swarm state is 'down'",
         ),
         ([], r"The swarm's nodes: none \(is the swarm up\?\)"),
+        (
+            [
+                SwarmHost("old-1", "lab-host1", {"hostname": "cassandra1"}, "down", "active", "lab-host1"),
+                SwarmHost("new-1", "lab-host1", {"hostname": "cassandra1"}, "ready", "active", "lab-host1"),
+            ],
+            r"matches a ready swarm node and 1 down one\(s\) with the same labels: lab-host1 \(old-1\), left by a "
+            r"host that is gone. Remove them on a manager: docker node rm old-1",
+        ),
+        (
+            [
+                SwarmHost("old-1", "lab-host1", {"hostname": "cassandra1"}, "down", "active", "lab-host1"),
+                SwarmHost("old-2", "lab-host1", {"hostname": "cassandra1"}, "down", "active", "lab-host1"),
+            ],
+            "matches 2 swarm nodes",
+        ),
     ],
 )
 def test_placement_refuses_hosts_it_cannot_use(hosts: list[SwarmHost], message: str) -> None:
