@@ -23,9 +23,12 @@ def plan(
     action: str,
     version: str | None = None,
     since: Any = None,
+    quiesced: Any = None,
 ) -> dict[str, Any]:
     """The stack model + each node's container and rollback copy -> the plan (problems refuse it)."""
-    return upgrade.plan(_plain(stack), _plain(containers), _plain(copies), str(action), _plain(version), _plain(since))
+    return upgrade.plan(
+        _plain(stack), _plain(containers), _plain(copies), str(action), _plain(version), _plain(since), _plain(quiesced)
+    )
 
 
 def recorded_stack(stack: dict[str, Any], containers: list[Any], copies: list[Any], action: str) -> dict[str, Any]:

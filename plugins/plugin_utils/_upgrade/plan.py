@@ -157,8 +157,15 @@ def _storage_compatibility_mode(container: dict[str, Any] | None) -> Any:
     return (settings or {}).get("cassandra_yaml", {}).get("storage_compatibility_mode")
 
 
-def observe_nodes(stack: dict[str, Any], containers: list[dict[str, Any]], copies: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per node of the stack: its container and rollback copy as they are now."""
+def observe_nodes(
+    stack: dict[str, Any],
+    containers: list[dict[str, Any]],
+    copies: list[dict[str, Any]],
+    quiesced: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Per node of the stack: its container and rollback copy as they are now. quiesced: {node: when a run began to
+    quiesce it (epoch seconds, the host's clock)}; a node whose running container started before that was left
+    quiesced (clients and gossip off, drained) by a run that stopped there."""
     by_container, by_copy = _results_by_node(containers), _results_by_node(copies)
     missing = [node["name"] for node in stack["nodes"] if node["name"] not in by_container]
     if missing:
@@ -185,6 +192,7 @@ def observe_nodes(stack: dict[str, Any], containers: list[dict[str, Any]], copie
                 "version": str(version) if version else None,
                 # When its container last started (the engine's clock), for a restart to resume.
                 "started_at": _epoch((container.get("State") or {}).get("StartedAt")) if container else None,
+                "quiesced": _left_quiesced(container, (quiesced or {}).get(node["name"])),
                 # What decides 5.0's on-disk format (a rollback across a format change restores a snapshot).
                 "storage_compatibility_mode": _storage_compatibility_mode(container),
                 # The model's own node, as the cassandra_stack tasks (nodes.yml, wait.yml) take it.
@@ -201,6 +209,12 @@ def observe_nodes(stack: dict[str, Any], containers: list[dict[str, Any]], copie
             }
         )
     return observed
+
+
+def _left_quiesced(container: dict[str, Any] | None, since: Any) -> bool:
+    """Whether the container runs the process a run began to quiesce at `since` (it has not started again since)."""
+    began, started = _seconds(since), _epoch(((container or {}).get("State") or {}).get("StartedAt"))
+    return container is not None and _running(container) and began is not None and started is not None and started <= began
 
 
 # --- the plan -------------------------------------------------------------------------------
@@ -226,6 +240,7 @@ def plan(
     action: str,
     version: Any,
     since: Any = None,
+    quiesced: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """What the action would do, or `problems` saying why it must not start. Nothing is changed here.
 
@@ -233,6 +248,7 @@ def plan(
     stack runs afterwards), major (the upgrade crosses a major version), order (node names in the
     order they are worked on), may_be_down (nodes that need not be Up/Normal before the start). since (restart):
     when an interrupted restart began, in seconds since the epoch; nodes started since then are not restarted again.
+    quiesced: {node: when a run began to quiesce it}; the one node a stopped run left quiesced is worked on first.
     """
     result: dict[str, Any] = {
         "action": action,
@@ -267,7 +283,7 @@ def plan(
         )
         return result
     try:
-        nodes = observe_nodes(stack, containers, copies)
+        nodes = observe_nodes(stack, containers, copies, quiesced)
     except ValueError as exc:
         problems.append(str(exc))
         return result
@@ -286,10 +302,36 @@ def plan(
     )
     if action == "restart":
         _plan_restart(result, seen, _seconds(since))
-        return result
-    planners = {"upgrade": _plan_upgrade, "finish": _plan_finish, "rollback": _plan_rollback}
-    planners[action](result, seen, wanted)
+    else:
+        planners = {"upgrade": _plan_upgrade, "finish": _plan_finish, "rollback": _plan_rollback}
+        planners[action](result, seen, wanted)
+    _first_the_quiesced(result, seen)
     return result
+
+
+def _first_the_quiesced(result: dict[str, Any], seen: _Seen) -> None:
+    """A node that a stopped run left quiesced is down to its peers and serves no client, though its container runs:
+    it may be down before the start and is worked on first (its step finds it drained and does not quiesce it again).
+    """
+    left = [node for node in seen.nodes if node["quiesced"]]
+    if not left:
+        return
+    if len(left) > 1 or seen.down:
+        down = [*left, *(node for node in seen.down if node not in left)]
+        result["problems"].append(
+            f"{_names(down)} are down or left quiesced (clients and gossip off, drained) by an earlier run that "
+            "stopped: more than one node down would leave parts of the data without a QUORUM. Restart the quiesced "
+            "ones (docker restart NAME on its host), wait until they are Up/Normal, and run again"
+        )
+        return
+    node = left[0]
+    result["notes"].append(
+        f"{node['name']} was left quiesced (clients and gossip off, drained) by an earlier run that stopped at it: "
+        "it comes first, without a second quiesce"
+    )
+    result["may_be_down"] = [*result["may_be_down"], node["name"]]
+    if node["name"] in result["order"]:
+        result["order"] = [node["name"], *(name for name in result["order"] if name != node["name"])]
 
 
 def _seconds(value: Any) -> float | None:

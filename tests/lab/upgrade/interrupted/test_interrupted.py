@@ -1,6 +1,13 @@
-"""An upgrade whose playbook is killed halfway (SIGKILL, while the second node's new container is checked):
-re-running it resumes where it stopped and completes, and rollback then restores every node's own old
-container. Nothing written before is lost.
+"""Rolling changes whose playbook is killed halfway (SIGKILL to it and every process it started):
+
+- an upgrade killed during the first node's quiesce leaves that node running, drained and down to its peers; the
+  next run takes it first (it is not quiesced again, and not waited for) instead of refusing the cluster as unhealthy;
+- that run, killed while the second node's new container is checked, is re-run: it resumes where it stopped and
+  completes; rollback then restores every node's own old container;
+- a rolling restart killed during the second node's quiesce: its check run says so, and the next run restarts that
+  node first, then the third, and not the first again.
+
+Nothing written before is lost.
 
 Starts from the stack on FROM with no upgrade under way (molecule/upgrade_interrupted deploys it).
 """
@@ -16,8 +23,9 @@ from typing import Any
 import pytest
 from cluster import cql, select_count, write_rows
 from process_tree import kill_tree
+from refusal import run_playbook
 from testinfra.host import Host
-from upgrade_lab import FROM, NODES, TO, image, inspect_all, playbook, playbook_command, ring_states
+from upgrade_lab import FROM, NODES, TO, image, inspect_all, on_lab_host, playbook, playbook_command, ring_states
 
 testinfra_hosts = ["lab-manager"]
 VICTIM = "cdb2"
@@ -65,6 +73,31 @@ def originals(lab_host: Callable[[str], Host]) -> Iterator[dict[str, dict[str, A
     yield now
 
 
+def quiescing(node: str) -> Callable[[], bool]:
+    """Whether the node's quiesce (disablebinary, disablegossip, snapshot, drain: one exec) runs, looked at on its host
+    every 0.1 s for a minute."""
+    until = "until pgrep -f '[n]odetool disablebinary' >/dev/null; do sleep 0.1; done"
+    return lambda: on_lab_host(node, "timeout", "60", "sh", "-c", until, timeout=90).returncode == 0
+
+
+def drained(lab_host: Callable[[str], Host], node: str, timeout: float = 300) -> None:
+    """Wait until the node's Cassandra says it is drained (its quiesce goes on without the killed playbook)."""
+    host = lab_host(NODES[node][0])
+    deadline = time.monotonic() + timeout
+    while "Mode: DRAINED" not in host.run(f"docker exec {node} nodetool netstats").stdout:
+        assert time.monotonic() < deadline, f"{node} was not drained within {timeout} s"
+        time.sleep(2)
+
+
+def test_an_upgrade_killed_during_the_first_nodes_quiesce_leaves_it_drained(
+    lab_host: Callable[[str], Host], originals: dict[str, dict[str, Any]]
+) -> None:
+    kill_when(quiescing("cdb1"), "upgrade.yml", "-e", f"version={TO}")
+    drained(lab_host, "cdb1")
+    assert stack_now(lab_host) == originals
+    assert ring_states(lab_host("lab-host2").check_output("docker exec cdb2 nodetool status"))["10.42.0.48"] == "DN"
+
+
 def test_a_killed_upgrade_leaves_the_node_it_was_on_restorable(
     lab_host: Callable[[str], Host], originals: dict[str, dict[str, Any]]
 ) -> None:
@@ -72,7 +105,11 @@ def test_a_killed_upgrade_leaves_the_node_it_was_on_restorable(
         now = stack_now(lab_host)
         return f"{VICTIM}-rollback" in now and now.get(VICTIM, {}).get("image") == image(TO) and now[VICTIM]["running"]
 
-    kill_when(victim_new_container_runs, "upgrade.yml", "-e", f"version={TO}")
+    output = kill_when(victim_new_container_runs, "upgrade.yml", "-e", f"version={TO}")
+    # The plan's note, as the YAML result format may fold it over lines.
+    assert "cdb1 was left quiesced (clients and gossip off, drained) by an earlier run that stopped at it" in " ".join(
+        output.split()
+    ), output[-3000:]
     now = stack_now(lab_host)
     assert now["cdb1"]["image"] == image(TO) and now["cdb1-rollback"]["id"] == originals["cdb1"]["id"]
     assert now[f"{VICTIM}-rollback"]["id"] == originals[VICTIM]["id"]
@@ -112,3 +149,38 @@ def test_three_up_normal_and_every_row_at_all(lab_host: Callable[[str], Host]) -
     rc, out = cql(host, "cdb1", "SELECT count(*) FROM interrupted.t;", consistency="ALL")
     assert rc == 0, out
     assert select_count(out) == ROWS
+
+
+def started(lab_host: Callable[[str], Host]) -> dict[str, str]:
+    """node -> when its container last started, to the second (restarts are seconds apart)."""
+    return {node: lab_host(host).check_output(f"docker inspect -f '{{{{.State.StartedAt}}}}' {node}")[:19]
+            for node, (host, _ip) in NODES.items()}
+
+
+def test_a_restart_killed_during_the_second_nodes_quiesce_is_finished_by_the_next_run(
+    lab_host: Callable[[str], Host],
+) -> None:
+    before = started(lab_host)
+    kill_when(quiescing("cdb2"), "restart.yml")
+    drained(lab_host, "cdb2")
+    killed = started(lab_host)
+    assert killed["cdb1"] > before["cdb1"] and killed["cdb2"] == before["cdb2"] and killed["cdb3"] == before["cdb3"]
+    checked = run_playbook("restart.yml", {}, "--check")
+    assert checked.rc == 0, checked.output
+    plan = [line for task in checked.tasks if task["name"].endswith("Show the plan")
+            for result in task["hosts"].values() if not result.get("skipped") for line in result.get("msg", [])]
+    assert any(line.startswith("resuming the restart begun at ") and "cdb1 restarted since then" in line
+               for line in plan), plan
+    assert plan[-2:] == [
+        "cdb2 was left quiesced (clients and gossip off, drained) by an earlier run that stopped at it: it comes first, "
+        "without a second quiesce",
+        "restart, one node at a time (drain, restart the same container, gate): cdb2, cdb3",
+    ], plan
+    assert started(lab_host) == killed
+    done = playbook("restart.yml")
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-3000:]
+    after = started(lab_host)
+    assert after["cdb1"] == killed["cdb1"], "cdb1 was restarted again"
+    assert killed["cdb2"] < after["cdb2"] < after["cdb3"], after
+    test_three_up_normal_and_every_row_at_all(lab_host)

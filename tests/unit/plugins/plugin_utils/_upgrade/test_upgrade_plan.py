@@ -167,6 +167,19 @@ def test_resuming_after_an_interruption_between_stop_and_start() -> None:
     assert plan["order"] == ["cdb2", "cdb1", "cdb3"] and plan["may_be_down"] == ["cdb2"]
 
 
+def test_an_upgrade_takes_the_node_a_stopped_run_left_quiesced_first() -> None:
+    containers, rollback = cluster("3.9", "3.9", "3.9")
+    for container in containers:
+        container["container"]["State"]["StartedAt"] = "2026-12-06T09:00:00Z"
+    # Noted on its host an hour after the container's start: a quiesce that no restart followed.
+    quiesced = {"cdb3": upgrade._epoch("2026-12-06T10:00:00Z")}
+    plan = upgrade.plan(stack(), containers, rollback, "upgrade", "3.10", None, quiesced)
+    assert plan["problems"] == []
+    assert plan["order"] == ["cdb3", "cdb1", "cdb2"]
+    assert plan["may_be_down"] == ["cdb3"]
+    assert plan["notes"][-1].startswith("cdb3 was left quiesced (clients and gossip off, drained)")
+
+
 def test_another_upgrade_while_one_is_under_way_is_refused() -> None:
     plan = make_plan("upgrade", "3.11.19", "3.10", "3.9", "3.9", copies=("3.9", None, None), target="3.11.19")
     assert len(plan["problems"]) == 1

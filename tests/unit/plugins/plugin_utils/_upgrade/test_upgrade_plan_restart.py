@@ -22,6 +22,7 @@ def restart_plan(
     status: tuple[str, str, str] = ("running",) * 3,
     copies: tuple[bool, bool, bool] = (False, False, False),
     since: Any = None,
+    quiesced: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     containers = [
         container_info(node, "5.0.8", status=status[index], started=started[index], container_id=f"{node['name']}-id")
@@ -31,7 +32,7 @@ def restart_plan(
         container_info(node, "5.0.8" if copy else None, status="exited", started="", container_id=f"{node['name']}-id")
         for node, copy in zip(NODES, copies)
     ]
-    return upgrade.plan(STACK, containers, rollback, "restart", None, since)
+    return upgrade.plan(STACK, containers, rollback, "restart", None, since, quiesced)
 
 
 def test_every_node_in_the_stack_order() -> None:
@@ -125,3 +126,44 @@ def test_a_note_older_than_every_node_start_restarts_every_node() -> None:
     assert plan["notes"] == [
         "the note of a restart begun at 2026-12-06 10:00:00 UTC is older than every node's start: restarting every node"
     ]
+
+
+LEFT_QUIESCED = (
+    "cdb2 was left quiesced (clients and gossip off, drained) by an earlier run that stopped at it: it comes first, "
+    "without a second quiesce"
+)
+
+
+def test_a_resumed_restart_takes_the_node_it_left_quiesced_first_without_waiting_for_it() -> None:
+    # Killed during cdb2's quiesce (begun 10:01:10, after its start): cdb1 was restarted, cdb2 runs drained.
+    plan = restart_plan(
+        started=("2026-12-06T10:00:31Z", "2026-12-06T09:00:00Z", "2026-12-06T09:00:00Z"),
+        since=SINCE,
+        quiesced={"cdb1": str(SINCE + 20), "cdb2": str(SINCE + 70)},
+    )
+    assert plan["problems"] == []
+    assert plan["order"] == ["cdb2", "cdb3"]
+    assert plan["may_be_down"] == ["cdb2"]
+    assert plan["notes"][-1] == LEFT_QUIESCED
+    steps = upgrade.steps(plan, [])
+    assert [(step["name"], step["actions"], step["drain"], step["quiesced"]) for step in steps] == [
+        ("cdb2", ["restarted"], True, True),
+        ("cdb3", ["restarted"], True, False),
+    ]
+    # cdb2 need not be Up/Normal before its own step, and must be after it.
+    assert [node["name"] for node in upgrade.health_expected(plan)] == ["cdb1", "cdb3"]
+    assert [node["name"] for node in steps[0]["expected"]] == ["cdb1", "cdb2", "cdb3"]
+
+
+def test_a_quiesce_note_older_than_the_node_start_is_spent() -> None:
+    # cdb1's quiesce at 10:00:20 was followed by its restart at 10:00:31: it runs a new process.
+    plan = restart_plan(started=("2026-12-06T10:00:31Z", "2026-12-06T09:00:00Z", "2026-12-06T09:00:00Z"),
+                        quiesced={"cdb1": SINCE + 20})
+    assert plan["problems"] == []
+    assert plan["may_be_down"] == []
+    assert [node["quiesced"] for node in plan["nodes"]] == [False, False, False]
+
+
+def test_a_node_left_quiesced_and_another_down_are_refused() -> None:
+    plan = restart_plan(status=("running", "running", "exited"), since=SINCE, quiesced={"cdb2": SINCE + 70})
+    assert any(problem.startswith("cdb2, cdb3 are down or left quiesced") for problem in plan["problems"]), plan
