@@ -5,7 +5,9 @@
 - that run, killed while the second node's new container is checked, is re-run: it resumes where it stopped and
   completes; rollback then restores every node's own old container;
 - a rolling restart killed during the second node's quiesce: its check run says so, and the next run restarts that
-  node first, then the third, and not the first again.
+  node first, then the third, and not the first again;
+- a setting that needs new containers, rolled by site.yml, killed during the second node's drain: the next run
+  recreates that node and the third, and not the first again.
 
 Nothing written before is lost.
 
@@ -183,4 +185,28 @@ def test_a_restart_killed_during_the_second_nodes_quiesce_is_finished_by_the_nex
     after = started(lab_host)
     assert after["cdb1"] == killed["cdb1"], "cdb1 was restarted again"
     assert killed["cdb2"] < after["cdb2"] < after["cdb3"], after
+    test_three_up_normal_and_every_row_at_all(lab_host)
+
+
+# A setting that needs new containers: a JVM option for every node.
+SETTING = '{"cassandra_stack_jvm_extra_opts": ["-Dcorral.interrupted.setting=1"]}'
+
+
+def test_a_setting_change_killed_during_the_second_nodes_drain_is_finished_by_the_next_run(
+    lab_host: Callable[[str], Host],
+) -> None:
+    before = stack_now(lab_host)
+    kill_when(quiescing("cdb2"), "site.yml", "-e", SETTING)
+    drained(lab_host, "cdb2")
+    killed = stack_now(lab_host)
+    assert killed["cdb1"]["id"] != before["cdb1"]["id"], "cdb1 was not recreated before the kill"
+    assert killed["cdb2"] == before["cdb2"] and killed["cdb3"] == before["cdb3"], killed
+    done = playbook("site.yml", "-e", SETTING)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    after = stack_now(lab_host)
+    assert after["cdb1"] == killed["cdb1"], "cdb1 was recreated again"
+    assert after["cdb2"]["id"] != killed["cdb2"]["id"] and after["cdb3"]["id"] != killed["cdb3"]["id"], after
+    for node, (host, _ip) in NODES.items():
+        env = lab_host(host).check_output(f"docker inspect -f '{{{{range .Config.Env}}}}{{{{println .}}}}{{{{end}}}}' {node}")
+        assert "-Dcorral.interrupted.setting=1" in env, (node, env)
     test_three_up_normal_and_every_row_at_all(lab_host)
