@@ -400,6 +400,8 @@ def _plan_restart(result: dict[str, Any], seen: _Seen, since: float | None) -> N
             + (f", {_names(stopped)} down (it stopped there): started first" if ours else "")
             + " (-e restart_all=true restarts every node again)"
         )
+    # The time the note on the hosts keeps: the interrupted restart's, or none (this run notes its own start).
+    result["since"] = since
     result["may_be_down"] = [node["name"] for node in stopped] if ours else []
     result["order"] = [node["name"] for node in stopped if ours] + [
         node["name"] for node in nodes if node not in done and node not in stopped

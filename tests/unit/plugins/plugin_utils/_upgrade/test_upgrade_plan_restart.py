@@ -126,6 +126,13 @@ def test_a_note_older_than_every_node_start_restarts_every_node() -> None:
     assert plan["notes"] == [
         "the note of a restart begun at 2026-12-06 10:00:00 UTC is older than every node's start: restarting every node"
     ]
+    # The note is written again with this run's start, not kept.
+    assert plan["since"] is None
+
+
+def test_a_resumed_restart_keeps_the_time_it_began() -> None:
+    plan = restart_plan(started=("2026-12-06T10:00:31Z", "2026-12-06T09:00:00Z", "2026-12-06T09:00:00Z"), since=str(SINCE))
+    assert plan["since"] == SINCE
 
 
 LEFT_QUIESCED = (
