@@ -50,6 +50,10 @@ def steps(plan_: dict[str, Any], module_results: list[Any]) -> list[dict[str, An
     return upgrade.steps(_plain(plan_), _plain(module_results))
 
 
+def recover_steps(plan_: dict[str, Any]) -> list[dict[str, Any]]:
+    return upgrade.recover_steps(_plain(plan_))
+
+
 def finish_problems(plan_: dict[str, Any], module_results: list[Any]) -> list[str]:
     return upgrade.finish_problems(_plain(plan_), _plain(module_results))
 
@@ -144,6 +148,7 @@ class FilterModule:
             "cassandra_upgrade_recorded_stack": recorded_stack,
             "cassandra_upgrade_num_tokens": num_tokens,
             "cassandra_upgrade_steps": steps,
+            "cassandra_upgrade_recover_steps": recover_steps,
             "cassandra_upgrade_finish_problems": finish_problems,
             "cassandra_upgrade_health_expected": health_expected,
             "cassandra_upgrade_failure_text": failure_text,

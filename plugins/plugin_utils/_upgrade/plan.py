@@ -259,6 +259,7 @@ def plan(
         "major": False,
         "order": [],
         "may_be_down": [],
+        "recover": [],
     }
     problems: list[str] = result["problems"]
     if action not in ACTIONS:
@@ -310,9 +311,11 @@ def plan(
 
 
 def _first_the_quiesced(result: dict[str, Any], seen: _Seen) -> None:
-    """A node that a stopped run left quiesced is down to its peers and serves no client, though its container runs:
-    it may be down before the start and is worked on first (its step finds it drained and does not quiesce it again).
-    """
+    """A node that a stopped run left quiesced is down to its peers and serves no client, though its container runs.
+    A restart takes it first (its step finds it drained and does not quiesce it again). An upgrade or a rollback
+    restarts it first as it is (recover), so that it catches up with what changed while it was down on the version
+    it runs (a 3.9 node upgraded straight to 3.10 from there kept its old schema for minutes on the lab), then goes on
+    as planned."""
     left = [node for node in seen.nodes if node["quiesced"]]
     if not left:
         return
@@ -325,10 +328,12 @@ def _first_the_quiesced(result: dict[str, Any], seen: _Seen) -> None:
         )
         return
     node = left[0]
-    result["notes"].append(
-        f"{node['name']} was left quiesced (clients and gossip off, drained) by an earlier run that stopped at it: "
-        "it comes first, without a second quiesce"
-    )
+    said = f"{node['name']} was left quiesced (clients and gossip off, drained) by an earlier run that stopped at it"
+    if result["action"] in ("upgrade", "rollback"):
+        result["notes"].append(f"{said}: it is restarted first, as it is, and the run goes on once it is healthy")
+        result["recover"] = [node["name"]]
+        return
+    result["notes"].append(f"{said}: it comes first, without a second quiesce")
     result["may_be_down"] = [*result["may_be_down"], node["name"]]
     if node["name"] in result["order"]:
         result["order"] = [node["name"], *(name for name in result["order"] if name != node["name"])]
@@ -732,9 +737,20 @@ def finish_problems(plan_: dict[str, Any], module_results: list[dict[str, Any]])
     ]
 
 
+def recover_steps(plan_: dict[str, Any]) -> list[dict[str, Any]]:
+    """The restart, as it is, of a node a stopped run left quiesced, before an upgrade or a rollback: every node is
+    expected Up/Normal after it."""
+    nodes = {node["name"]: node for node in plan_["nodes"]}
+    expected = [node["model"] for node in plan_["nodes"]]
+    return [
+        dict(nodes[name], actions=["restarted"], drain=True, recover=True, expected=expected)
+        for name in plan_.get("recover", [])
+    ]
+
+
 def health_expected(plan_: dict[str, Any]) -> list[dict[str, Any]]:
     """The nodes that must be Up/Normal before the action starts."""
-    down = set(plan_["may_be_down"])
+    down = set(plan_["may_be_down"]) | set(plan_.get("recover", []))
     return [node["model"] for node in plan_["nodes"] if node["name"] not in down]
 
 
@@ -743,7 +759,7 @@ def health_expected(plan_: dict[str, Any]) -> list[dict[str, Any]]:
 
 def newest_node(plan_: dict[str, Any]) -> dict[str, Any]:
     """A running node on the newest version: its nodetool shows every node's release."""
-    down = set(plan_["may_be_down"])
+    down = set(plan_["may_be_down"]) | set(plan_.get("recover", []))
     running = [node for node in plan_["nodes"] if node["container"] == "running" and node["name"] not in down]
     versions = {node["name"]: parse_version(node["version"]) or Version(0, 0, 0) for node in running}
     chosen = max(running or plan_["nodes"], key=lambda node: versions.get(node["name"], Version(0, 0, 0)))

@@ -167,7 +167,7 @@ def test_resuming_after_an_interruption_between_stop_and_start() -> None:
     assert plan["order"] == ["cdb2", "cdb1", "cdb3"] and plan["may_be_down"] == ["cdb2"]
 
 
-def test_an_upgrade_takes_the_node_a_stopped_run_left_quiesced_first() -> None:
+def test_an_upgrade_restarts_first_the_node_a_stopped_run_left_quiesced() -> None:
     containers, rollback = cluster("3.9", "3.9", "3.9")
     for container in containers:
         container["container"]["State"]["StartedAt"] = "2026-12-06T09:00:00Z"
@@ -175,9 +175,21 @@ def test_an_upgrade_takes_the_node_a_stopped_run_left_quiesced_first() -> None:
     quiesced = {"cdb3": upgrade._epoch("2026-12-06T10:00:00Z")}
     plan = upgrade.plan(stack(), containers, rollback, "upgrade", "3.10", None, quiesced)
     assert plan["problems"] == []
-    assert plan["order"] == ["cdb3", "cdb1", "cdb2"]
-    assert plan["may_be_down"] == ["cdb3"]
-    assert plan["notes"][-1].startswith("cdb3 was left quiesced (clients and gossip off, drained)")
+    # Restarted as it is first, then upgraded in its turn: the order and what may be down are as without it.
+    assert plan["order"] == ["cdb1", "cdb2", "cdb3"]
+    assert plan["may_be_down"] == []
+    assert plan["recover"] == ["cdb3"]
+    assert plan["notes"][-1] == (
+        "cdb3 was left quiesced (clients and gossip off, drained) by an earlier run that stopped at it: it is "
+        "restarted first, as it is, and the run goes on once it is healthy"
+    )
+    assert [node["name"] for node in upgrade.health_expected(plan)] == ["cdb1", "cdb2"]
+    [recover] = upgrade.recover_steps(plan)
+    assert (recover["name"], recover["actions"], recover["drain"], recover["quiesced"], recover["recover"]) == (
+        "cdb3", ["restarted"], True, True, True
+    )
+    assert [node["name"] for node in recover["expected"]] == ["cdb1", "cdb2", "cdb3"]
+    assert upgrade.recover_steps(make_plan("upgrade", "3.10", "3.9", "3.9", "3.9")) == []
 
 
 def test_another_upgrade_while_one_is_under_way_is_refused() -> None:
