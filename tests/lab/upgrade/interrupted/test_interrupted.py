@@ -7,7 +7,9 @@
 - a rolling restart killed during the second node's quiesce: its check run says so, and the next run restarts that
   node first, then the third, and not the first again;
 - a setting that needs new containers, rolled by site.yml, killed during the second node's drain: the next run
-  recreates that node and the third, and not the first again.
+  recreates that node and the third, and not the first again;
+- with the third node drained by hand, another such setting is refused before any container changes (it would take
+  the first node down while the third is down), naming the third node.
 
 Nothing written before is lost.
 
@@ -209,4 +211,22 @@ def test_a_setting_change_killed_during_the_second_nodes_drain_is_finished_by_th
     for node, (host, _ip) in NODES.items():
         env = lab_host(host).check_output(f"docker inspect -f '{{{{range .Config.Env}}}}{{{{println .}}}}{{{{end}}}}' {node}")
         assert "-Dcorral.interrupted.setting=1" in env, (node, env)
+    test_three_up_normal_and_every_row_at_all(lab_host)
+
+
+def test_a_rolling_change_is_refused_while_a_node_it_does_not_change_first_is_down(
+    lab_host: Callable[[str], Host],
+) -> None:
+    host3 = lab_host("lab-host3")
+    host3.check_output("docker exec cdb3 nodetool drain")
+    try:
+        before = stack_now(lab_host)
+        done = playbook("site.yml", "-e", '{"cassandra_stack_jvm_extra_opts": ["-Dcorral.interrupted.setting=2"]}')
+        said = " ".join((done.stdout + done.stderr).split())
+        assert done.returncode != 0, said[-3000:]
+        assert "a rolling change takes one node down at a time, and these nodes it does not change first are not healthy" in said
+        assert "10.42.0.50 is DN" in said, said[-3000:]
+        assert stack_now(lab_host) == before, "a refused run changed a container"
+    finally:
+        host3.check_output("docker restart cdb3")
     test_three_up_normal_and_every_row_at_all(lab_host)
