@@ -268,6 +268,13 @@ forget_swarm_node() {
   [ -z "$ids" ] || docker exec "$(host_container lab-manager)" docker node rm --force $ids >/dev/null
 }
 
+# A host container with its SSH access, as lab/lab.sh create makes them (extra create, host create).
+new_machine() {
+  ssh_key
+  create_host "$1" "$2"
+  setup_host_access "$1"
+}
+
 cmd_extra() {
   local action=${1:-} name=${2:-} ip container
   ip=$(extra_host_ip "$name")
@@ -277,9 +284,7 @@ cmd_extra() {
       docker network inspect "$LAB_NETWORK" >/dev/null 2>&1 || die "there is no lab: run lab/lab.sh create"
       # A swarm node left by an earlier host of that name would share its labels with the new one.
       docker container inspect "$container" >/dev/null 2>&1 || forget_swarm_node "$name"
-      ssh_key
-      create_host "$name" "$ip"
-      setup_host_access "$name"
+      new_machine "$name" "$ip"
       log "extra host $name ready ($ip)" ;;
     remove)
       docker exec "$container" docker swarm leave --force >/dev/null 2>&1 || true
@@ -297,7 +302,7 @@ cassandra_host_ip() {
   for entry in "${LAB_HOSTS[@]}" "${LAB_EXTRA_HOSTS[@]}"; do
     [ "${entry%% *}" != lab-manager ] && [ "${entry%% *}" = "$1" ] && { echo "${entry##* }"; return 0; }
   done
-  die "'$1' is not a Cassandra host of the lab: $(printf '%s ' "${LAB_HOSTS[@]%% *}" "${LAB_EXTRA_HOSTS[@]%% *}")"
+  die "'$1' is not a Cassandra host of the lab: $(printf '%s ' "${LAB_HOSTS[@]%% *}" "${LAB_EXTRA_HOSTS[@]%% *}" | sed 's/lab-manager //')"
 }
 
 cmd_host() {
@@ -314,9 +319,7 @@ cmd_host() {
     create)
       docker network inspect "$LAB_NETWORK" >/dev/null 2>&1 || die "there is no lab: run lab/lab.sh create"
       docker container inspect "$container" >/dev/null 2>&1 && die "host $name exists: kill it first"
-      ssh_key
-      create_host "$name" "$ip"
-      setup_host_access "$name"
+      new_machine "$name" "$ip"
       log "host $name created as a new machine ($ip)" ;;
     *) usage; exit 2 ;;
   esac
